@@ -7,7 +7,7 @@ seconds or minutes (the unit is the last word of the name). Coordinates are
 ``(lat, lon)`` WGS-84 degrees.
 
 A few fields are not part of the exchange format and are only set by code:
-``Caregiver.capacity``, ``Visit.demand`` and ``Weights.route_fixed``. The VRPTW
+``Caregiver.capacity``, ``Visit.demand``, ``Visit.service_s`` and ``Weights.route_fixed``. The VRPTW
 benchmark sets (Solomon, Gehring & Homberger) need vehicle capacity and a fixed
 cost per used route; a care day never does.
 """
@@ -75,9 +75,17 @@ class Visit:
     excluded_caregivers: frozenset[str] = frozenset()
     volunteer_ok: bool = False
     demand: int = 0
+    service_s: int | None = None
 
     @property
     def duration_s(self) -> int:
+        """Service duration in seconds: ``service_s`` when set, else ``duration_min``.
+
+        ``service_s`` exists for the scaled VRPTW benchmarks, whose service times are
+        not whole minutes; a care day never sets it.
+        """
+        if self.service_s is not None:
+            return self.service_s
         return self.duration_min * 60
 
 
