@@ -1,0 +1,5 @@
+"""The JSON API blueprint (``/api/v1``) and its OpenAPI document."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)

@@ -1,0 +1,13 @@
+"""``flask`` command groups. Each command calls the same services as the web layer."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli.demo import demo_group
+    from app.cli.visits import visits_group
+
+    app.cli.add_command(demo_group)
+    app.cli.add_command(visits_group)

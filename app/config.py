@@ -1,0 +1,51 @@
+"""Configuration read from the environment, with embedded defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sqlite_default() -> str:
+    instance = ROOT / "instance"
+    instance.mkdir(exist_ok=True)
+    return f"sqlite:///{instance / 'careroute.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common ``postgres://`` and ``postgresql://`` spellings for psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL") or _sqlite_default()
+    )
+    REDIS_URL = os.environ.get("REDIS_URL")  # Socket.IO message queue when set
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_Hans_CN", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_LIFETIME_HOURS = 12
+    API_PAGE_SIZE = 50
+    API_MAX_PAGE_SIZE = 200
+    TESTING = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test"
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    )
+    # Argon2 at production cost makes a suite of logins slow; the algorithm stays the same.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    REDIS_URL = None

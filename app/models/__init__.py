@@ -1,0 +1,57 @@
+"""The database model. Importing this package registers every table on ``Base.metadata``."""
+
+from .base import Base, TimestampMixin, UTCDateTime, utcnow
+from .care import CarePlan, PlanItem, ServiceItem, Visit, VisitAssignment
+from .enums import (
+    CROSS_AGENCY_ROLES,
+    Gender,
+    ItemCategory,
+    PersonStatus,
+    PlanStatus,
+    Role,
+    Skill,
+    TravelMode,
+    VisitStatus,
+)
+from .org import AccessLog, Agency, User, UserSession
+from .people import (
+    Assessment,
+    Caregiver,
+    InsuredPerson,
+    Qualification,
+    Volunteer,
+    VolunteerRelative,
+    mask_id_number,
+)
+
+__all__ = [
+    "CROSS_AGENCY_ROLES",
+    "AccessLog",
+    "Agency",
+    "Assessment",
+    "Base",
+    "CarePlan",
+    "Caregiver",
+    "Gender",
+    "InsuredPerson",
+    "ItemCategory",
+    "PersonStatus",
+    "PlanItem",
+    "PlanStatus",
+    "Qualification",
+    "Role",
+    "ServiceItem",
+    "Skill",
+    "TimestampMixin",
+    "TravelMode",
+    "UTCDateTime",
+    "User",
+    "UserSession",
+    "Visit",
+    "VisitAssignment",
+    "VisitStatus",
+    "Volunteer",
+    "VolunteerRelative",
+    "mask_id_number",
+    "utcnow",
+]

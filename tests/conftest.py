@@ -1,0 +1,97 @@
+"""Fixtures shared by the whole suite.
+
+One suite, two databases: ``TEST_DATABASE_URL`` picks PostgreSQL, SQLite in memory
+otherwise. The schema is created once per session; after each test every table is
+emptied, so tests stay independent without paying for a new schema each time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.config import TestConfig
+from app.extensions import db
+from app.models import Agency, Role, User
+from app.services.auth import hash_password, open_session
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[Flask]:
+    application = create_app(TestConfig)
+    with application.app_context():
+        db.drop_all()
+        db.create_all()
+        yield application
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "app" not in request.fixturenames:
+        return
+    db.session.rollback()
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+    db.session.remove()
+
+
+@pytest.fixture
+def session(app: Flask) -> Session:
+    return db.session
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def make_agency(session: Session, code: str = "A1") -> Agency:
+    agency = Agency(code=code, name=f"Agency {code}", licence_no=f"LIC-{code}", districts=[])
+    session.add(agency)
+    session.flush()
+    return agency
+
+
+def make_user(
+    session: Session,
+    role: Role,
+    agency: Agency | None,
+    username: str | None = None,
+    **fields: object,
+) -> User:
+    u = User(
+        username=username or f"{role.value}-{agency.code if agency else 'all'}",
+        password_hash=hash_password(PASSWORD),
+        display_name=role.value,
+        role=role.value,
+        agency_id=agency.id if agency else None,
+        **fields,
+    )
+    session.add(u)
+    session.commit()
+    return u
+
+
+def login(client: FlaskClient, session: Session, u: User) -> str:
+    """Log ``u`` in on ``client`` without going through the login form."""
+    token = open_session(session, u)
+    with client.session_transaction() as s:
+        s["_user_id"] = token
+        s["_fresh"] = True
+    return token
