@@ -53,6 +53,7 @@ __all__ = [
     "load_plan",
     "load_problem",
     "parse_json",
+    "to_json_text",
     "read_plan",
     "read_problem",
     "write_plan",
@@ -140,9 +141,32 @@ def _read_json(path: str | Path) -> Any:
     return parse_json(text)
 
 
+def to_json_text(data: object, width: int = 100) -> str:
+    """Indented JSON that keeps any value fitting in ``width`` columns on one line.
+
+    A stop, a window or a matrix row then reads as one line, which keeps day and
+    plan files short and easy to compare in a diff.
+    """
+    return _pretty(data, 0, width) + "\n"
+
+
+def _pretty(value: object, level: int, width: int) -> str:
+    flat = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, dict | list) or len(flat) + 2 * level <= width:
+        return flat
+    inner = "  " * (level + 1)
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, level + 1, width)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    items = [inner + _pretty(v, level + 1, width) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + "  " * level + "]"
+
+
 def _write_json(data: Mapping[str, Any], path: str | Path) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    Path(path).write_text(text, encoding="utf-8")
+    Path(path).write_text(to_json_text(data), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -344,10 +368,18 @@ def _dump_time(seconds: int, *, always_seconds: bool = False) -> str:
 # Problem
 
 
-def _format_tag(data: dict[str, Any], expected: str) -> None:
-    tag = data["format"]
-    if tag != expected:
-        raise FormatError("format", f"expected {expected!r}, got {_describe(tag)}")
+def _document(
+    data: object, tag: str, required: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The top-level object, its format tag checked first.
+
+    A plan passed where a day is expected (or the reverse) is then reported as
+    the wrong format rather than as a list of unknown keys.
+    """
+    doc = _map(data, "")
+    if "format" in doc and doc["format"] != tag:
+        raise FormatError("format", f"expected {tag!r}, got {_describe(doc['format'])}")
+    return _obj(doc, "", required, optional)
 
 
 def _date(value: object, path: str) -> dt.date:
@@ -376,6 +408,9 @@ def _travel(value: object, path: str) -> Travel:
     detour = defaults.detour_factor
     speeds: dict[str, float] = dict(defaults.speeds_kmh)
     if model == "geodesic":
+        for key in ("points", "seconds"):
+            if key in t:
+                raise FormatError(_key(path, key), 'only allowed with model "matrix"')
         _obj(t, path, ["model", "detour_factor", "speeds_kmh"])
     if "detour_factor" in t:
         detour = _num(t["detour_factor"], _key(path, "detour_factor"), minimum=1.0)
@@ -602,8 +637,7 @@ def load_problem(data: object) -> DayProblem:
     FormatError
         On the first field that breaks the format, with its JSON path.
     """
-    d = _obj(data, "", _DAY_REQUIRED, ["locks"])
-    _format_tag(d, DAY_FORMAT)
+    d = _document(data, DAY_FORMAT, _DAY_REQUIRED, ["locks"])
     date = _date(d["date"], "date")
     timezone = _timezone(d["timezone"], "timezone")
     travel = _travel(d["travel"], "travel")
@@ -828,8 +862,7 @@ def load_plan(data: object) -> DayPlan:
     FormatError
         On the first field that breaks the format, with its JSON path.
     """
-    d = _obj(data, "", ["format", "routes", "unassigned", "kpis", "solver"])
-    _format_tag(d, PLAN_FORMAT)
+    d = _document(data, PLAN_FORMAT, ["format", "routes", "unassigned", "kpis", "solver"])
     return DayPlan(
         routes=tuple(_each(d["routes"], "routes", _route)),
         unassigned=tuple(_each(d["unassigned"], "unassigned", _unassigned)),
