@@ -136,7 +136,10 @@ def test_matrix_model_needs_no_speeds(tiny_matrix_day: DayProblem) -> None:
         (lambda d: d["routes"][2].update(travel_s=-1), "routes[2].travel_s"),
         (lambda d: d["kpis"].update(continuity_rate=1.5), "kpis.continuity_rate"),
         (lambda d: d["kpis"].update(assigned="8"), "kpis.assigned"),
-        (lambda d: d["unassigned"].append({"visit_id": "", "reason": "x"}), "unassigned[0].visit_id"),
+        (
+            lambda d: d["unassigned"].append({"visit_id": "", "reason": "x"}),
+            "unassigned[0].visit_id",
+        ),
         (lambda d: d["solver"].update(objective=1.5), "solver.objective"),
     ],
 )
