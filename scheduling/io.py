@@ -711,8 +711,9 @@ def _whole_minutes(seconds: int, owner: str) -> int:
 
 
 def _dump_visit(v: Visit) -> dict[str, Any]:
-    if v.demand:
-        raise ValueError(f"visit {v.id!r}: demand is not part of {DAY_FORMAT}")
+    if v.demand or v.service_s is not None:
+        field = "demand" if v.demand else "service_s"
+        raise ValueError(f"visit {v.id!r}: {field} is not part of {DAY_FORMAT}")
     out: dict[str, Any] = {
         "id": v.id,
         "client_id": v.client_id,
@@ -752,8 +753,8 @@ def dump_problem(problem: DayProblem) -> dict[str, Any]:
     ------
     ValueError
         When the problem uses a field that the format cannot hold (the
-        benchmark-only ``capacity``, ``demand`` and ``route_fixed``), or a time
-        outside the day.
+        benchmark-only ``capacity``, ``demand``, ``service_s`` and
+        ``route_fixed``), or a time outside the day.
     """
     if problem.weights.route_fixed:
         raise ValueError(f"weights.route_fixed is not part of {DAY_FORMAT}")

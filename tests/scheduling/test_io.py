@@ -164,6 +164,7 @@ def test_plan_reader_refuses_a_day_file(tiny_day_path: Path) -> None:
     [
         {"capacity": 10},
         {"demand": 3},
+        {"service_s": 90},
     ],
 )
 def test_dump_refuses_fields_outside_the_format(
