@@ -33,7 +33,10 @@ _KM_PER_DEG_LAT = 111.2
 _MAX_KM = 10.0
 
 STAFF_PER_VISIT = 63 / 400
+"""Paid caregivers per visit: tight but plannable for 8-9 h shifts on e-bikes."""
+
 VOLUNTEERS_PER_VISIT = 8 / 400
+"""Time-bank volunteers per visit (they take only companionship visits)."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import sys
 import types
 from collections.abc import Callable
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scheduling.cli import main
+from scheduling.cli import _interruptible, main
 from scheduling.generate import generate_day
 from scheduling.io import read_plan, read_problem
 from scheduling.problem import DayPlan, DayProblem
@@ -227,3 +229,14 @@ def test_bench_is_delegated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "scheduling.benchmarks.cli", module)
     assert main(["bench", "solomon", "--time-limit", "1", "--instances", "C101"]) == 5
     assert seen == [["solomon", "--time-limit", "1", "--instances", "C101"]]
+
+
+def test_ctrl_c_asks_the_solver_to_stop(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first Ctrl-C sets the flag that ``should_stop`` polls; the handler is then restored."""
+    before = signal.getsignal(signal.SIGINT)
+    with _interruptible() as should_stop:
+        assert should_stop() is False
+        os.kill(os.getpid(), signal.SIGINT)
+        assert should_stop() is True
+    assert signal.getsignal(signal.SIGINT) is before
+    assert "stopping" in capsys.readouterr().err
