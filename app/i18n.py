@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
 LOCALE_SESSION_KEY = "locale"
 
 
 def select_locale() -> str | None:
+    if not has_request_context():
+        return None  # CLI commands and jobs: the default locale
     languages = current_app.config["LANGUAGES"]
     chosen = session.get(LOCALE_SESSION_KEY)
     if chosen in languages:
