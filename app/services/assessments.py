@@ -13,6 +13,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from flask import has_request_context
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,19 +33,34 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
+def _label(name_zh: str, name_en: str) -> str:
+    """The name in the request's language (Chinese outside a request)."""
+    locale = get_locale() if has_request_context() else None
+    return name_en if locale is not None and locale.language == "en" else name_zh
+
+
 def _check_scores(dim: Dimension, field: str, scores: Any, errors: dict[str, str]) -> int:
     """Record problems with one dimension's item scores in ``errors``; return the total."""
     if not isinstance(scores, Sequence) or isinstance(scores, str | bytes):
-        errors[field] = "must be a list of item scores"
+        errors[field] = _("Give a list of item scores.")
         return 0
     if len(scores) != len(dim.items):
-        errors[field] = f"must have {len(dim.items)} item scores ({dim.name_en}), got {len(scores)}"
+        errors[field] = _(
+            "Give %(n)d item scores (%(dimension)s), not %(got)d.",
+            n=len(dim.items),
+            dimension=_label(dim.name_zh, dim.name_en),
+            got=len(scores),
+        )
         return 0
     total = 0
     for i, (item, score) in enumerate(zip(dim.items, scores, strict=True)):
         if isinstance(score, bool) or not isinstance(score, int) or score not in item.scores:
             allowed = ", ".join(str(s) for s in item.scores)
-            errors[f"{field}[{i}]"] = f"{item.name_en}: score must be one of {allowed}"
+            errors[f"{field}[{i}]"] = _(
+                "%(item)s: the score must be one of %(allowed)s.",
+                item=_label(item.name_zh, item.name_en),
+                allowed=allowed,
+            )
         else:
             total += score
     return total
@@ -56,7 +74,7 @@ def _totals(policy: Policy, adl: Any, cognition: Any, perception: Any) -> tuple[
         _check_scores(policy.perception, "perception_scores", perception, errors),
     )
     if errors:
-        raise ValidationFailed("invalid assessment scores", errors)
+        raise ValidationFailed(_("Some fields are not valid."), errors)
     return totals
 
 
@@ -107,19 +125,19 @@ def record_assessment(
     except ValidationFailed as exc:
         errors.update(exc.errors)
     if isinstance(assessed_at, dt.datetime) or not isinstance(assessed_at, dt.date):
-        errors["assessed_at"] = "must be a date"
+        errors["assessed_at"] = _("Give a date (YYYY-MM-DD).")
     if not isinstance(assessor, str) or not assessor.strip():
-        errors["assessor"] = "is required"
+        errors["assessor"] = _("This field is required.")
     elif len(assessor) > 100:
-        errors["assessor"] = "must be at most 100 characters"
+        errors["assessor"] = _("At most %(n)d characters.", n=100)
     if valid_until is not None and (
         isinstance(valid_until, dt.datetime) or not isinstance(valid_until, dt.date)
     ):
-        errors["valid_until"] = "must be a date"
+        errors["valid_until"] = _("Give a date (YYYY-MM-DD).")
     elif valid_until is not None and "assessed_at" not in errors and valid_until < assessed_at:
-        errors["valid_until"] = "must not be before assessed_at"
+        errors["valid_until"] = _("The end of validity must not be before the assessment date.")
     if errors:
-        raise ValidationFailed("invalid assessment", errors)
+        raise ValidationFailed(_("Some fields are not valid."), errors)
 
     assessment = Assessment(
         person_id=person.id,

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -96,14 +97,16 @@ def transition(
     to = str(to)
     key = (visit.status, to)
     if key not in TRANSITIONS:
-        raise Conflict(
-            f"a visit cannot go from {visit.status} to {to}",
-            {"status": f"cannot go from {visit.status} to {to}"},
-        )
+        message = _("A visit cannot go from %(current)s to %(to)s.", current=visit.status, to=to)
+        raise Conflict(message, {"status": message})
     if at is not None and at.tzinfo is None:
-        raise ValidationFailed("invalid time", {"at": "must carry a time zone"})
+        raise ValidationFailed(
+            _("Some fields are not valid."), {"at": _("Give a time with a time zone.")}
+        )
     if reason is not None and to != S.CANCELLED:
-        raise ValidationFailed("invalid reason", {"reason": "only a cancellation takes a reason"})
+        raise ValidationFailed(
+            _("Some fields are not valid."), {"reason": _("Only a cancellation takes a reason.")}
+        )
     when = at or utcnow()
     stamp = TRANSITIONS[key]
     if stamp is not None:
