@@ -3,3 +3,5 @@
 from flask import Blueprint
 
 bp = Blueprint("views", __name__)
+
+from app.views import errors, pages, shell  # noqa: E402, F401  (registers on bp)
