@@ -133,8 +133,10 @@ def update_caregiver(
     _check_shift(data, caregiver)
     apply(caregiver, data)
     if quals is not None:
-        caregiver.qualifications = _qualifications(quals)
-        # Delete the replaced rows before inserting, or (caregiver, skill) would collide.
+        # A flush inserts before it deletes orphans, so a kept skill would collide with
+        # its old row on (caregiver, skill): delete the old rows first.
+        caregiver.qualifications.clear()
         session.flush()
+        caregiver.qualifications = _qualifications(quals)
     session.commit()
     return caregiver

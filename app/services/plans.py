@@ -118,7 +118,9 @@ def _plan_items(
                     f"items[{i}].preferred_caregiver_id",
                     _("Unknown caregiver in the person's agency."),
                 )
-        data = dict(row)
+        # Leave unset fields out: a JSON column given None stores JSON null, not SQL NULL,
+        # and the one_frequency CHECK needs SQL NULL for the frequency not used.
+        data = {name: value for name, value in row.items() if value is not None}
         data["windows"] = [list(w) for w in row["windows"]]
         items.append(PlanItem(**data))
     return items
