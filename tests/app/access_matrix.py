@@ -60,3 +60,55 @@ MATRIX: dict[str, Row] = {
     "auth.sessions": Row(ALL),
     "auth.revoke": Row(ALL, method="POST", kwargs={"session_id": 999_999}),
 }
+
+# JSON API (app/api). Bodies are empty objects: allowed roles get 400/404/409 or a no-op,
+# never a change to the world, and the verdict only needs "neither 401 nor 403".
+MANAGERS = frozenset({Role.DISPATCHER, Role.AGENCY_ADMIN})
+INSURER = frozenset({Role.AUDITOR, Role.SYS_ADMIN})
+OPERATOR = frozenset({Role.SYS_ADMIN})
+_AGENCY = {"agency_id": Ref("agency_id")}
+_PERSON = {"person_id": Ref("person_id")}
+_ITEM = {"item_id": Ref("service_item_id")}
+_CAREGIVER = {"caregiver_id": Ref("caregiver_id")}
+_VOLUNTEER = {"volunteer_id": Ref("volunteer_id")}
+_PLAN = {"plan_id": Ref("plan_id")}
+_VISIT = {"visit_id": Ref("visit_id")}
+MATRIX.update(
+    {
+        "api.openapi": public(),
+        "api.docs": public(),
+        "api.list_agencies": Row(ALL),
+        "api.get_agency": Row(ALL, kwargs=_AGENCY),
+        "api.create_agency": Row(OPERATOR, "POST", json={}),
+        "api.update_agency": Row(OPERATOR, "PATCH", kwargs=_AGENCY, json={}),
+        "api.list_persons": Row(ALL),
+        "api.get_person": Row(ALL, kwargs=_PERSON),
+        "api.create_person": Row(MANAGERS, "POST", json={}),
+        "api.update_person": Row(MANAGERS, "PATCH", kwargs=_PERSON, json={}),
+        "api.list_assessments": Row(STAFF, kwargs=_PERSON),
+        "api.create_assessment": Row(INSURER, "POST", kwargs=_PERSON, json={}),
+        "api.get_assessment": Row(STAFF, kwargs={"assessment_id": 999_999}),
+        "api.list_service_items": Row(ALL),
+        "api.get_service_item": Row(ALL, kwargs=_ITEM),
+        "api.create_service_item": Row(OPERATOR, "POST", json={}),
+        "api.update_service_item": Row(OPERATOR, "PATCH", kwargs=_ITEM, json={}),
+        "api.list_caregivers": Row(STAFF),
+        "api.get_caregiver": Row(STAFF, kwargs=_CAREGIVER),
+        "api.create_caregiver": Row(MANAGERS, "POST", json={}),
+        "api.update_caregiver": Row(MANAGERS, "PATCH", kwargs=_CAREGIVER, json={}),
+        "api.list_volunteers": Row(STAFF),
+        "api.get_volunteer": Row(STAFF, kwargs=_VOLUNTEER),
+        "api.create_volunteer": Row(MANAGERS, "POST", json={}),
+        "api.update_volunteer": Row(MANAGERS, "PATCH", kwargs=_VOLUNTEER, json={}),
+        "api.list_plans": Row(STAFF),
+        "api.get_plan": Row(STAFF, kwargs=_PLAN),
+        "api.create_plan": Row(MANAGERS, "POST", json={}),
+        "api.update_plan": Row(MANAGERS, "PATCH", kwargs=_PLAN, json={}),
+        "api.approve_plan": Row(INSURER, "POST", kwargs=_PLAN, json={}),
+        "api.list_visits": Row(ALL),
+        "api.get_visit": Row(ALL, kwargs=_VISIT),
+        "api.create_visit": Row(MANAGERS, "POST", json={}),
+        "api.update_visit": Row(MANAGERS, "PATCH", kwargs=_VISIT, json={}),
+        "api.cancel_visit": Row(MANAGERS, "POST", kwargs=_VISIT, json={}),
+    }
+)
