@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import g
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -277,9 +276,6 @@ class Api:
         self._tokens: dict[int, str] = {}
 
     def _act_as(self, who: str | None) -> None:
-        # The tests share one app context, so Flask-Login's cached user on ``g`` would
-        # outlive the request; drop it so each request loads its own user.
-        g.pop("_login_user", None)
         if who is None:
             with self.client.session_transaction() as s:
                 s.clear()
@@ -301,9 +297,7 @@ class Api:
         **kwargs: Any,
     ) -> TestResponse:
         self._act_as(who)
-        response = self.client.open(url, method=method, json=json, query_string=query, **kwargs)
-        g.pop("_login_user", None)
-        return response
+        return self.client.open(url, method=method, json=json, query_string=query, **kwargs)
 
     def get(self, who: str | None, url: str, **query: Any) -> TestResponse:
         return self.call(who, "GET", url, query=query or None)
