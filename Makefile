@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 translations: install
-	$(VENV)/bin/pybabel compile -q -d app/translations
+	$(FLASK) i18n compile
 
 demo: install translations
 	$(FLASK) db upgrade
