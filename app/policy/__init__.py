@@ -33,6 +33,7 @@ __all__ = [
     "DIMENSIONS",
     "POLICY_FILE",
     "SERVICE_ITEMS_FILE",
+    "VOLUNTEER_SKILLS",
     "City",
     "Dimension",
     "Entitlement",

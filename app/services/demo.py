@@ -425,7 +425,7 @@ def load_demo(
     if not is_empty(session):
         if not reset:
             raise Conflict(
-                "the database already holds data; reset it to load the demo",
+                "the database already holds data",
                 {"database": "not empty"},
             )
         clear_all(session)
@@ -434,6 +434,9 @@ def load_demo(
         random.Random(seed),
         today or _local_today(),
         policy or load_policy(),
+        # One hash for every demo login: they all share the printed demo password anyway,
+        # and hashing at production cost two dozen times would make loading slow.
+        hash_password(DEMO_PASSWORD),
     )
     summary = builder.build(seed, load_service_items())
     session.commit()
@@ -450,11 +453,14 @@ def demo_logins(session: Session) -> list[DemoLogin]:
         .where(User.active.is_(True))
         .order_by(Agency.code.nulls_first(), User.username)
     ).all()
-    return [
-        DemoLogin(user.username, DEMO_PASSWORD, user.role, code)
-        for user, code in rows
-        if verify_password(user.password_hash, DEMO_PASSWORD)
-    ]
+    matches: dict[str, bool] = {}  # demo users share one hash: verify it once
+    logins = []
+    for user, code in rows:
+        if user.password_hash not in matches:
+            matches[user.password_hash] = verify_password(user.password_hash, DEMO_PASSWORD)
+        if matches[user.password_hash]:
+            logins.append(DemoLogin(user.username, DEMO_PASSWORD, user.role, code))
+    return logins
 
 
 # --------------------------------------------------------------------------- the builder
@@ -498,11 +504,13 @@ class _Builder:
         rng: random.Random,
         today: dt.date,
         policy: Policy,
+        password_hash: str,
     ) -> None:
         self.s = session
         self.rng = rng
         self.today = today
         self.policy = policy
+        self.password_hash = password_hash
         self.used_ids: set[str] = set()
         self.items: dict[str, ServiceItem] = {}
         self.logins: list[DemoLogin] = []
@@ -750,7 +758,7 @@ class _Builder:
     ) -> User:
         user = User(
             username=username,
-            password_hash=hash_password(DEMO_PASSWORD),
+            password_hash=self.password_hash,
             display_name=display_name,
             role=role,
             agency_id=agency.id if agency else None,
