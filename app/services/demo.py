@@ -1,10 +1,13 @@
 """The demo city: a deterministic, Nantong-like LTCI home-care pilot.
 
 ``load_demo(session, seed)`` fills an empty database with three agencies in Nantong's urban
-districts, about 330 insured persons (each with an assessment and an approved care plan),
-51 caregivers, 15 time-bank volunteers and a login for every role, all drawn from
-``random.Random(seed)``: the same seed and day give the same city. It is sized so that one
-agency's weekday has roughly 100-180 visits for 15-18 caregivers: tight but plannable.
+districts, 372 insured persons (each with an assessment and an approved care plan of 2-5
+items), 51 caregivers, 15 time-bank volunteers and a login for every role (all with the
+password ``DEMO_PASSWORD``), drawn from ``random.Random(seed)``: the same seed and day give
+the same city. It is sized so that one agency's weekday has roughly 115-140 visits for 16-18
+caregivers (about half their paid time in service before travel): tight but plannable.
+About one person in eight gets no visits on purpose: below the threshold grade, disabled
+for under six months, an assessment that has lapsed, or suspended.
 
 It refuses to load into a database that already holds data unless ``reset=True``, which
 first deletes every row of every table (the schema and migrations are left alone).
