@@ -6,7 +6,7 @@ items), 51 caregivers, 15 time-bank volunteers and a login for every role (all w
 password ``DEMO_PASSWORD``), drawn from ``random.Random(seed)``: the same seed and day give
 the same city. It is sized so that one agency's weekday has roughly 115-140 visits for 16-18
 caregivers (about half their paid time in service before travel): tight but plannable.
-About one person in eight gets no visits on purpose: below the threshold grade, disabled
+About one person in six gets no visits on purpose: below the threshold grade, disabled
 for under six months, an assessment that has lapsed, or suspended.
 
 It refuses to load into a database that already holds data unless ``reset=True``, which
