@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, null, select
+from sqlalchemy import delete, func, inspect, null, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -54,6 +54,7 @@ from app.services.assessments import add_months, grade_for
 from app.services.auth import hash_password
 from app.services.errors import Conflict
 from app.services.visits import WEEKDAY_PATTERNS
+from timebank.schema import accounts as tb_accounts
 
 DEMO_PASSWORD = "careroute-demo"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -401,7 +402,22 @@ def is_empty(session: Session) -> bool:
 
 
 def clear_all(session: Session) -> None:
-    """Delete every row of every table, children first; flushes, the caller commits."""
+    """Delete every row of every application table, children first; flushes, the caller
+    commits.
+
+    Raises
+    ------
+    Conflict
+        If the time bank's ledger holds accounts: it is append-only, and its owner
+        references would point at new rows once ids are reused.
+    """
+    if inspect(session.connection()).has_table(tb_accounts.name) and session.scalar(
+        select(func.count()).select_from(tb_accounts)
+    ):
+        raise Conflict(
+            "the time-bank ledger holds accounts and cannot be emptied; recreate the database",
+            {"database": "ledger not empty"},
+        )
     for table in reversed(Base.metadata.sorted_tables):
         session.execute(delete(table))
     session.flush()

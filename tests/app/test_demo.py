@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -35,6 +35,8 @@ from app.models import (
 from app.services.demo import DEMO_PASSWORD, id_check_digit, load_demo
 from app.services.errors import Conflict
 from app.services.visits import generate_visits
+from tests.conftest import make_agency
+from timebank.schema import accounts as tb_accounts
 
 SEED = 1
 
@@ -224,3 +226,30 @@ def test_same_seed_same_city_other_seed_other_city(facts: Facts, session: Sessio
     assert session.scalar(select(func.count()).select_from(InsuredPerson)) == sum(
         facts.persons_by_agency.values()
     )
+
+
+def test_reset_refuses_while_the_time_bank_ledger_has_accounts(
+    facts: Facts, session: Session
+) -> None:
+    make_agency(session, "OLD")
+    session.commit()
+    tb_accounts.create(db.engine)
+    try:
+        session.execute(
+            insert(tb_accounts).values(
+                ledger=1,
+                kind="member",
+                owner_ref="volunteer:1",
+                no_overdraft=True,
+                head_hash="0" * 64,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        session.commit()
+        with pytest.raises(Conflict, match="ledger"):
+            load_demo(session, seed=SEED, reset=True, today=facts.today)
+        session.rollback()
+        assert session.scalar(select(Agency.code)) == "OLD"
+    finally:
+        session.rollback()
+        tb_accounts.drop(db.engine)
