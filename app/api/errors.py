@@ -110,7 +110,7 @@ def _pydantic_message(error: Any) -> str:
         "too_long": _("Too many entries."),
     }
     if kind in messages:
-        return messages[kind]
+        return str(messages[kind])
     bounds = {
         "greater_than_equal": (_("Must be at least %(n)s."), "ge"),
         "greater_than": (_("Must be greater than %(n)s."), "gt"),
@@ -122,9 +122,9 @@ def _pydantic_message(error: Any) -> str:
     }
     if kind in bounds:
         template, key = bounds[kind]
-        return template % {"n": _number(ctx.get(key))}
+        return str(template % {"n": _number(ctx.get(key))})
     if kind == "enum":
-        return _("Must be one of: %(values)s.") % {"values": ctx.get("expected", "")}
+        return str(_("Must be one of: %(values)s.") % {"values": ctx.get("expected", "")})
     return str(error["msg"])
 
 

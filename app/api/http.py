@@ -71,7 +71,7 @@ def parse_query(model: type[M]) -> M:
 def page_size(requested: int | None) -> int:
     """The requested page size, defaulted and capped by the configuration."""
     cfg = current_app.config
-    return min(requested or cfg["API_PAGE_SIZE"], cfg["API_MAX_PAGE_SIZE"])
+    return int(min(requested or cfg["API_PAGE_SIZE"], cfg["API_MAX_PAGE_SIZE"]))
 
 
 def list_args(query: Query) -> dict[str, Any]:

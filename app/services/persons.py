@@ -86,9 +86,15 @@ def read_person(session: Session, actor: User, person_id: int) -> InsuredPerson:
     """A person for a detail view; logs the read of the care notes when they are shown."""
     person = find_person(session, actor, person_id)
     if shows_care_notes(actor):
-        log_health_read(session, actor, "person", person.id, "care_notes")
+        _log_notes(session, actor, person)
         session.commit()
     return person
+
+
+def _log_notes(session: Session, actor: User, person: InsuredPerson) -> None:
+    # Create and update answer with the whole record, care notes included: a read too.
+    session.flush()
+    log_health_read(session, actor, "person", person.id, "care_notes")
 
 
 def _check(session: Session, fields: Mapping[str, Any], current: InsuredPerson | None) -> None:
@@ -117,6 +123,7 @@ def create_person(session: Session, actor: User, fields: Mapping[str, Any]) -> I
     _check(session, fields, None)
     person = InsuredPerson(agency_id=agency_id, **fields)
     session.add(person)
+    _log_notes(session, actor, person)
     session.commit()
     return person
 
@@ -127,6 +134,7 @@ def update_person(
     person = find_person(session, actor, person_id)
     _check(session, fields, person)
     apply(person, fields)
+    _log_notes(session, actor, person)
     session.commit()
     return person
 
@@ -168,6 +176,14 @@ def read_assessment(session: Session, actor: User, assessment_id: int) -> Assess
 def add_assessment(
     session: Session, actor: User, person_id: int, fields: Mapping[str, Any]
 ) -> Assessment:
-    """Record an assessment of a visible person (graded by the policy; commits)."""
+    """Record an assessment of a visible person (graded by the policy; commits).
+
+    The assessment and the access-log row of the answer are two commits, because
+    ``record_assessment`` owns its own.
+    """
     person = find_person(session, actor, person_id)
-    return record_assessment(session, person, **fields)
+    assessment = record_assessment(session, person, **fields)
+    # record_assessment commits on its own; the answer shows the assessment, so log it.
+    log_health_read(session, actor, "assessment", assessment.id, "assessment")
+    session.commit()
+    return assessment

@@ -55,6 +55,8 @@ def _conflict(field: str, message: str) -> Conflict:
 
 
 def _log_reads(session: Session, actor: User, plans: Sequence[CarePlan]) -> None:
+    """Log each plan as read; every answer carrying a plan (writes too) counts as a read."""
+    session.flush()
     for plan in plans:
         log_health_read(session, actor, "care_plan", plan.id, "plan")
     session.commit()
@@ -136,7 +138,7 @@ def create_plan(session: Session, actor: User, fields: Mapping[str, Any]) -> Car
     items = _plan_items(session, person, data.pop("items"))
     plan = CarePlan(agency_id=person.agency_id, status=PlanStatus.DRAFT, items=items, **data)
     session.add(plan)
-    session.commit()
+    _log_reads(session, actor, [plan])
     return plan
 
 
@@ -152,7 +154,7 @@ def update_plan(session: Session, actor: User, plan_id: int, fields: Mapping[str
         plan.items = _plan_items(session, plan.person, data.pop("items"))
     for name, value in data.items():
         setattr(plan, name, value)
-    session.commit()
+    _log_reads(session, actor, [plan])
     return plan
 
 
@@ -184,5 +186,5 @@ def approve_plan(session: Session, actor: User, plan_id: int) -> CarePlan:
     plan.status = PlanStatus.APPROVED
     plan.approved_by_id = actor.id
     plan.approved_at = utcnow()
-    session.commit()
+    _log_reads(session, actor, [plan])
     return plan

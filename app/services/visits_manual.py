@@ -43,7 +43,7 @@ def _plan_item(session: Session, actor: User, plan_item_id: int) -> PlanItem:
         CarePlan.agency_id,
         actor,
     ).where(PlanItem.id == plan_item_id)
-    item = session.scalar(stmt)
+    item: PlanItem | None = session.scalar(stmt)
     if item is None:
         raise invalid("plan_item_id", _("Unknown plan item."))
     return item

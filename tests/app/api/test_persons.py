@@ -3,6 +3,8 @@ access log written for every read of health data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -152,3 +154,34 @@ def test_every_assessment_read_is_logged(api: Api, api_world: World, session: Se
         ("assessment", only.id, "assessment", "auditor"),
     ]
     assert count(session, AccessLog) == 2
+
+
+WRITES = [
+    pytest.param("dispatcher", "POST", lambda w: "/api/v1/persons", lambda w: person_body(),
+                 "person", id="create-person"),
+    pytest.param("dispatcher", "PATCH", lambda w: f"/api/v1/persons/{w.a1.id}",
+                 lambda w: {"phone": "13800000000"}, "person", id="update-person"),
+    pytest.param("auditor", "POST", lambda w: f"/api/v1/persons/{w.a1.id}/assessments",
+                 assessment_body, "assessment", id="create-assessment"),
+    pytest.param("dispatcher", "PATCH", lambda w: f"/api/v1/plans/{w.draft_a.id}",
+                 lambda w: {"notes": "x"}, "care_plan", id="update-plan"),
+    pytest.param("auditor", "POST", lambda w: f"/api/v1/plans/{w.draft_a.id}/approve",
+                 lambda w: {}, "care_plan", id="approve-plan"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("who", "method", "url", "body", "subject"), WRITES)
+def test_answers_to_writes_that_carry_health_data_are_logged_too(
+    api: Api,
+    api_world: World,
+    session: Session,
+    who: str,
+    method: str,
+    url: Callable[[World], str],
+    body: Callable[[World], dict[str, object]],
+    subject: str,
+) -> None:
+    response = api.call(who, method, url(api_world), json=body(api_world))
+
+    assert response.status_code in (200, 201)
+    assert logs(session) == [(subject, response.json["id"], logs(session)[0][2], who)]
