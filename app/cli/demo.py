@@ -29,9 +29,8 @@ def load_command(seed: int, reset: bool, if_empty: bool) -> None:
     try:
         summary = load_demo(db.session, seed=seed, reset=reset)
     except Conflict as exc:
-        raise click.UsageError(
-            f"{exc.message}: use --reset to replace it, or --if-empty to skip loading"
-        ) from None
+        hint = "" if reset else ": use --reset to replace it, or --if-empty to skip loading"
+        raise click.UsageError(f"{exc.message}{hint}") from None
     click.echo(
         f"Demo city loaded (seed {summary.seed}, today {summary.today}): "
         f"{len(summary.agencies)} agencies, {summary.persons} insured persons, "
