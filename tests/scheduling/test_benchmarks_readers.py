@@ -27,6 +27,7 @@ from scheduling.benchmarks import (
     solution_from_plan,
     to_day_problem,
 )
+from scheduling.benchmarks.data import default_data_dir
 from scheduling.check import check
 from scheduling.problem import DayPlan, Kpis, Route, SolverInfo, Stop
 
@@ -338,3 +339,42 @@ def test_read_hhc_best_table() -> None:
     best = read_hhc_best(DATA / "hhc_best.csv")
     assert best["H1"].file == "hhc3.txt"
     assert (best["H1"].best_ub, best["H1"].best_lb, best["H1"].caregivers) == (16.5, 16.0, 2)
+
+
+# --- the public data folder, when present ---------------------------------------
+
+PUBLIC = default_data_dir()
+needs_public_data = pytest.mark.skipif(
+    not PUBLIC.is_dir(), reason=f"public benchmark data not found at {PUBLIC}"
+)
+
+
+@needs_public_data
+@pytest.mark.parametrize(
+    ("folder", "count", "fleet"), [("solomon", 56, 25), ("homberger200", 60, 50)]
+)
+def test_every_public_vrptw_file_reads_and_has_a_bks_row(
+    folder: str, count: int, fleet: int
+) -> None:
+    bks = read_vrptw_bks(PUBLIC / folder / "bks.csv")
+    files = sorted((PUBLIC / folder).glob("*.txt"))
+    assert len(files) == count
+    for path in files:
+        inst = read_vrptw(path)
+        assert inst.vehicles == fleet
+        assert inst.name in bks
+        assert bks[inst.name].vehicles <= inst.vehicles
+
+
+@needs_public_data
+def test_public_mankowska_files_read_with_one_processing_time_per_node() -> None:
+    folder = PUBLIC / "hhc" / "mankowska2014"
+    best = read_hhc_best(folder / "summary_best_known.csv")
+    assert len(best) == 70
+    for name in ("A1", "B1", "C1", "D1", "E1", "F1", "G1"):
+        inst = read_mankowska(folder / best[name].file, name)
+        assert len(inst.patients) == best[name].patients
+        assert inst.n_vehicles == best[name].caregivers
+        # the file lists a block per caregiver, but every block is the same, which is
+        # what lets a single visit duration represent it
+        assert not inst.processing_varies
