@@ -1,0 +1,125 @@
+"""Turn a routing solution into a ``DayPlan``.
+
+Stops take the finalised start cumuls of their nodes; breaks the values of their interval
+variables. The arrival reported at a door is the earliest the format allows: the previous
+departure (the route's departure for the first stop) plus the travel leg plus the breaks
+taken in that gap. Per-route travel counts the legs from the start place and back to the
+end place; an empty route has no travel and no break.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._reasons import capacity_reason
+from ._routing import DayModel
+from .problem import BreakTaken, DayPlan, Kpis, Route, SolverInfo, Stop, Unassigned
+
+
+@dataclass(frozen=True)
+class RouteNodes:
+    """One caregiver's route as nodes and the times read from the solution."""
+
+    caregiver: int
+    nodes: tuple[int, ...]
+    starts_s: tuple[int, ...]
+    leave_s: int
+    breaks: tuple[tuple[int, int], ...]
+
+
+def read_routes(day: DayModel, assignment: Any) -> list[RouteNodes]:
+    """The routes of ``assignment`` with start times and break times."""
+    routing, time = day.routing, day.time
+    out = []
+    for k in range(routing.vehicles()):
+        index = routing.Start(k)
+        leave = int(assignment.Value(time.CumulVar(index)))
+        nodes: list[int] = []
+        starts: list[int] = []
+        index = assignment.Value(routing.NextVar(index))
+        while not routing.IsEnd(index):
+            nodes.append(day.node(index))
+            starts.append(int(assignment.Value(time.CumulVar(index))))
+            index = assignment.Value(routing.NextVar(index))
+        breaks: list[tuple[int, int]] = []
+        if nodes:
+            for iv in day.breaks.get(k, []):
+                s = int(assignment.StartValue(iv))
+                breaks.append((s, s + int(iv.DurationMin())))
+        out.append(RouteNodes(k, tuple(nodes), tuple(starts), leave, tuple(sorted(breaks))))
+    return out
+
+
+def node_routes(day: DayModel, assignment: Any) -> list[list[int]]:
+    """Per vehicle, the routing indices of its visits (for re-reading an assignment)."""
+    routing = day.routing
+    out = []
+    for k in range(routing.vehicles()):
+        route = []
+        index = assignment.Value(routing.NextVar(routing.Start(k)))
+        while not routing.IsEnd(index):
+            route.append(int(index))
+            index = assignment.Value(routing.NextVar(index))
+        out.append(route)
+    return out
+
+
+def _route(day: DayModel, r: RouteNodes) -> Route:
+    problem = day.problem
+    c = problem.caregivers[r.caregiver]
+    if not r.nodes:
+        return Route(caregiver_id=c.id)
+    start_node = day.nodes.start_node[r.caregiver]
+    stops: list[Stop] = []
+    travel_s = 0
+    service_s = 0
+    prev_node, prev_dep = start_node, r.leave_s
+    for n, start in zip(r.nodes, r.starts_s, strict=True):
+        v = problem.visits[day.nodes.visit[n]]
+        leg = day.travel_s(r.caregiver, prev_node, n)
+        in_gap = sum(e - s for s, e in r.breaks if s >= prev_dep and e <= start)
+        arrival = min(start, prev_dep + leg + in_gap)
+        stops.append(Stop(v.id, arrival, start, start + v.duration_s))
+        travel_s += leg
+        service_s += v.duration_s
+        prev_node, prev_dep = n, start + v.duration_s
+    travel_s += day.travel_s(r.caregiver, prev_node, day.nodes.end_node[r.caregiver])
+    breaks = tuple(BreakTaken(s, e) for s, e in r.breaks)
+    return Route(c.id, tuple(stops), breaks, travel_s, service_s + travel_s)
+
+
+def continuity_rate(day: DayModel, routes: Sequence[Route]) -> float:
+    """Share of served visits with preferences that got a preferred caregiver."""
+    served: dict[str, set[str]] = {}
+    for route in routes:
+        for stop in route.stops:
+            served.setdefault(stop.visit_id, set()).add(route.caregiver_id)
+    hits = misses = 0
+    for v in day.problem.visits:
+        if v.id in served and v.preferred_caregivers:
+            if served[v.id] & set(v.preferred_caregivers):
+                hits += 1
+            else:
+                misses += 1
+    return 1.0 if hits + misses == 0 else hits / (hits + misses)
+
+
+def to_plan(day: DayModel, routes: Sequence[RouteNodes], solver: SolverInfo) -> DayPlan:
+    """The ``DayPlan`` of read routes, with reasons for every visit left out."""
+    plan_routes = tuple(_route(day, r) for r in routes)
+    served = {stop.visit_id for route in plan_routes for stop in route.stops}
+    unassigned = []
+    for v, scope in zip(day.problem.visits, day.scopes, strict=True):
+        if v.id in served:
+            continue
+        reason = scope.reason or capacity_reason(day.problem, v, scope, plan_routes)
+        unassigned.append(Unassigned(v.id, reason))
+    kpis = Kpis(
+        visits=len(day.problem.visits),
+        assigned=len(served),
+        travel_s=sum(r.travel_s for r in plan_routes),
+        continuity_rate=continuity_rate(day, plan_routes),
+    )
+    return DayPlan(plan_routes, tuple(unassigned), kpis, solver)

@@ -1,0 +1,364 @@
+"""Solve a day: the public entry point of the scheduling package.
+
+``solve(problem, params)`` returns a ``DayPlan`` that serves as many visits as the rules
+allow, and never fails: a visit that cannot be served is listed as unassigned with the
+reason. Two engines:
+
+``"portfolio"`` (the real one)
+    1. pre-analysis (``_reasons``): eligibility, reachability and locks; visits nobody may
+       serve are left out with a precise reason;
+    2. a first solution that holds every rule: a previous plan (``hint``) completed by
+       insertion, else PyVRP's routes when PyVRP can represent the day exactly
+       (``_seed``, the VRPTW benchmarks), else regret insertion over exact route timing
+       (``_construct``);
+    3. OR-Tools (``_routing``, the model holding every rule) reads those routes, checks
+       them, and improves them by guided local search for the rest of the time limit.
+
+``"plain"`` (the baseline)
+    The same OR-Tools model solved the way the OR-Tools documentation teaches:
+    ``PATH_CHEAPEST_ARC`` then guided local search. Kept so benchmarks compare honestly.
+
+A search bounded by ``solution_limit`` (and PyVRP by iterations) is deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from . import _seed
+from ._construct import construct
+from ._extract import RouteNodes, read_routes, to_plan
+from ._reasons import analyse
+from ._routing import COST_SCALE, DayModel, ModelOptions, build
+from .problem import DayPlan, DayProblem, SolverInfo
+from .travel import TravelTimes, build_travel_times
+
+__all__ = ["ENGINES", "Progress", "SolveParams", "solve"]
+
+ENGINES = ("portfolio", "plain")
+"""The engines ``SolveParams.engine`` may name."""
+
+MOVE_COST_TRAVEL_S = 1800
+"""When repairing a previous plan, moving a visit to another caregiver costs as much as
+this much travel: the dispatcher wants few caregivers' days to change."""
+
+_SEED_SHARE = 0.8
+_SEED_ITERATIONS_PER_SOLUTION = 200
+_MIN_SEARCH_S = 0.05
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How to solve.
+
+    Attributes
+    ----------
+    time_limit_s
+        Wall-clock budget of the whole solve, in seconds (always enforced).
+    seed
+        Seed of every random choice (PyVRP's search).
+    solution_limit
+        When set, OR-Tools stops after this many solutions and PyVRP after a matching
+        number of iterations, so the same input gives the same plan.
+    minimise_routes
+        Use as few routes as possible first (a fixed cost per used route:
+        ``Weights.route_fixed``, or a cost above any saving in travel when that is 0).
+    engine
+        ``"portfolio"`` or ``"plain"``.
+    log_search
+        Let OR-Tools log its search to stderr.
+    """
+
+    time_limit_s: float = 30.0
+    seed: int = 0
+    solution_limit: int | None = None
+    minimise_routes: bool = False
+    engine: str = "portfolio"
+    log_search: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One improvement of the best plan during a solve.
+
+    Attributes
+    ----------
+    elapsed_s
+        Seconds since the solve began.
+    objective
+        The solver's objective (sixtieths of the format's cost units).
+    assigned
+        Visits served by the best plan so far.
+    visits
+        Visits of the day.
+    """
+
+    elapsed_s: float
+    objective: int
+    assigned: int
+    visits: int
+
+
+def _check_params(params: SolveParams) -> None:
+    if params.engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {params.engine!r}")
+    if not params.time_limit_s > 0:
+        raise ValueError(f"time_limit_s must be positive, not {params.time_limit_s}")
+    if params.solution_limit is not None and params.solution_limit < 1:
+        raise ValueError(f"solution_limit must be at least 1, not {params.solution_limit}")
+
+
+class _Watch:
+    """Deadline, cancellation and progress reporting shared by every phase of a solve."""
+
+    def __init__(
+        self,
+        problem: DayProblem,
+        params: SolveParams,
+        on_progress: Callable[[Progress], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + params.time_limit_s
+        self.visits = len(problem.visits)
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.best: int | None = None
+        self.cancelled = False
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def stop_now(self) -> bool:
+        """True once the caller asked to stop (remembered) or the time is up."""
+        if not self.cancelled and self.should_stop is not None and self.should_stop():
+            self.cancelled = True
+        return self.cancelled or self.remaining() <= 0
+
+    def report(self, objective: int, assigned: int) -> None:
+        if self.best is not None and objective >= self.best:
+            return
+        self.best = objective
+        if self.on_progress is not None:
+            elapsed = time.monotonic() - self.t0
+            self.on_progress(Progress(elapsed, objective, assigned, self.visits))
+
+
+def _route_fixed(problem: DayProblem, params: SolveParams, day_bound: int) -> int:
+    if problem.weights.route_fixed > 0:
+        return COST_SCALE * problem.weights.route_fixed
+    return day_bound if params.minimise_routes else 0
+
+
+def _travel_bound(problem: DayProblem, travel: TravelTimes) -> int:
+    """Above the travel cost of any plan: one more route never pays for itself."""
+    worst = max((int(m.max()) for m in travel.by_mode.values()), default=0)
+    legs = sum(v.staff for v in problem.visits) + 2 * len(problem.caregivers)
+    return worst * legs * problem.weights.travel_per_min + 1
+
+
+def _hint_routes(day: DayModel, hint: DayPlan) -> list[list[int]]:
+    """A previous plan as routes of visit nodes (what no longer fits the day is skipped)."""
+    problem, nodes = day.problem, day.nodes
+    caregiver = {c.id: k for k, c in enumerate(problem.caregivers)}
+    visit = {v.id: i for i, v in enumerate(problem.visits)}
+    used: dict[int, int] = {}
+    routes: list[list[int]] = [[] for _ in problem.caregivers]
+    for route in hint.routes:
+        k = caregiver.get(route.caregiver_id)
+        if k is None:
+            continue
+        for stop in route.stops:
+            i = visit.get(stop.visit_id)
+            if i is None or i not in nodes.of_visit:
+                continue
+            copies = nodes.of_visit[i]
+            copy = used.get(i, 0)
+            if copy >= len(copies):
+                continue
+            fits = [
+                n for n in copies[copy] if nodes.window[n][0] <= stop.start_s <= nodes.window[n][1]
+            ]
+            if fits:
+                used[i] = copy + 1
+                routes[k].append(fits[0])
+    return routes
+
+
+def _previous(problem: DayProblem, hint: DayPlan) -> dict[int, frozenset[int]]:
+    caregiver = {c.id: k for k, c in enumerate(problem.caregivers)}
+    visit = {v.id: i for i, v in enumerate(problem.visits)}
+    out: dict[int, set[int]] = {}
+    for route in hint.routes:
+        k = caregiver.get(route.caregiver_id)
+        for stop in route.stops:
+            i = visit.get(stop.visit_id)
+            if k is not None and i is not None:
+                out.setdefault(i, set()).add(k)
+    return {i: frozenset(ks) for i, ks in out.items()}
+
+
+def _search_parameters(
+    params: SolveParams, seconds: float, first: int | None = None, *, plain: bool = False
+) -> Any:
+    p = pywrapcp.DefaultRoutingSearchParameters()
+    p.first_solution_strategy = (
+        first if first is not None else routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    )
+    p.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    p.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    if params.solution_limit is not None:
+        p.solution_limit = params.solution_limit
+    if not plain:
+        # The completion search that fixes times and breaks after each move needs more than
+        # the default 100 ms on a few hundred visits; cut short, it rejects valid solutions.
+        p.lns_time_limit.FromMilliseconds(max(100, int(min(seconds, 5.0) * 1000)))
+    p.log_search = params.log_search
+    return p
+
+
+def _assigned(day: DayModel, assignment: Any) -> int:
+    routing = day.routing
+    count = 0
+    for copies in day.nodes.of_visit.values():
+        for n in copies[0]:
+            index = day.index(n)
+            if assignment.Value(routing.NextVar(index)) != index:
+                count += 1
+                break
+    return count
+
+
+def _monitor(day: DayModel, watch: _Watch) -> None:
+    """Report improvements and stop the search on request or at the deadline."""
+    routing = day.routing
+    indices = [[day.index(n) for n in copies[0]] for copies in day.nodes.of_visit.values()]
+
+    def at_solution() -> None:
+        assigned = sum(1 for alts in indices if any(routing.NextVar(i).Value() != i for i in alts))
+        watch.report(int(routing.CostVar().Value()), assigned)
+
+    routing.AddAtSolutionCallback(at_solution)
+    routing.AddSearchMonitor(routing.solver().CustomLimit(watch.stop_now))
+
+
+def _solve_plain(day: DayModel, params: SolveParams, watch: _Watch) -> tuple[Any, str]:
+    search = _search_parameters(params, max(watch.remaining(), 0.01), plain=True)
+    _monitor(day, watch)
+    return day.routing.SolveWithParameters(
+        search
+    ), "careroute-plain (ortools path-cheapest-arc + gls)"
+
+
+def _first_routes(
+    day: DayModel, params: SolveParams, watch: _Watch, hint: DayPlan | None
+) -> tuple[list[list[int]], str]:
+    """A first solution's routes and how it was found."""
+    if hint is not None:
+        routes = construct(day, _hint_routes(day, hint), watch.stop_now, watch.deadline)
+        return routes, "previous plan + insertion"
+    if _seed.applicable(day) and not watch.stop_now():
+        iterations = None
+        if params.solution_limit is not None:
+            iterations = params.solution_limit * _SEED_ITERATIONS_PER_SOLUTION
+        result = _seed.seed(
+            day,
+            params.seed,
+            max_runtime_s=watch.remaining() * _SEED_SHARE,
+            max_iterations=iterations,
+        )
+        if result is not None and result.feasible:
+            return result.routes, "pyvrp seed"
+    return construct(day, None, watch.stop_now, watch.deadline), "insertion"
+
+
+def _solve_portfolio(
+    day: DayModel, params: SolveParams, watch: _Watch, hint: DayPlan | None
+) -> tuple[Any, str]:
+    routes, how = _first_routes(day, params, watch, hint)
+    routing = day.routing
+    search = _search_parameters(params, max(watch.remaining(), _MIN_SEARCH_S))
+    routing.CloseModelWithParameters(search)
+    indices = [[day.index(n) for n in r] for r in routes]
+    # Read before any search: OR-Tools refuses to read routes once a search has run.
+    first = routing.ReadAssignmentFromRoutes(indices, True)
+    _monitor(day, watch)
+    if first is None:
+        fallback = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+        search = _search_parameters(params, max(watch.remaining(), _MIN_SEARCH_S), fallback)
+        found = routing.SolveWithParameters(search)
+        return found, "careroute-portfolio (ortools parallel-cheapest-insertion + gls)"
+    watch.report(int(first.ObjectiveValue()), _assigned(day, first))
+    name = f"careroute-portfolio ({how} + ortools gls)"
+    if watch.stop_now() or watch.remaining() < _MIN_SEARCH_S:
+        return first, name
+    search = _search_parameters(params, watch.remaining())
+    improved = routing.SolveFromAssignmentWithParameters(first, search)
+    return (improved if improved is not None else first), name
+
+
+def solve(
+    problem: DayProblem,
+    params: SolveParams = SolveParams(),
+    *,
+    travel: TravelTimes | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    hint: DayPlan | None = None,
+) -> DayPlan:
+    """Plan ``problem``: routes for the caregivers and a reason for every visit left out.
+
+    Parameters
+    ----------
+    problem
+        The day.
+    params
+        Time limit, seed, engine, route minimisation; see ``SolveParams``.
+    travel
+        Travel times of the day, if already computed (``build_travel_times(problem)``).
+    on_progress
+        Called with each improvement of the best plan.
+    should_stop
+        Polled during the search; once it returns True the best plan so far is returned.
+    hint
+        A previous plan of (a version of) this day to start from: its assignments are
+        kept where they still fit, and moving a visit away from its caregiver costs extra.
+
+    Returns
+    -------
+    DayPlan
+        Valid against ``problem`` (``scheduling.check.check`` finds no violation).
+
+    Raises
+    ------
+    ValueError
+        If ``params`` names an unknown engine or a non-positive limit.
+    """
+    _check_params(params)
+    watch = _Watch(problem, params, on_progress, should_stop)
+    travel = travel if travel is not None else build_travel_times(problem)
+    scopes = analyse(problem, travel)
+    options = ModelOptions(
+        route_fixed=_route_fixed(problem, params, _travel_bound(problem, travel)),
+        moved_cost=MOVE_COST_TRAVEL_S * problem.weights.travel_per_min if hint else 0,
+        previous=_previous(problem, hint) if hint is not None else {},
+    )
+    day = build(problem, travel, scopes, options)
+    if params.engine == "plain":
+        assignment, name = _solve_plain(day, params, watch)
+    else:
+        assignment, name = _solve_portfolio(day, params, watch, hint)
+    routes: Sequence[RouteNodes]
+    if assignment is None:
+        routes = [RouteNodes(k, (), (), 0, ()) for k in range(len(problem.caregivers))]
+        objective = 0
+    else:
+        routes = read_routes(day, assignment)
+        objective = int(assignment.ObjectiveValue())
+    info = SolverInfo(name, params.time_limit_s, time.monotonic() - watch.t0, objective)
+    return to_plan(day, routes, info)
