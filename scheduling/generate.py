@@ -112,7 +112,7 @@ def _day_part(rng: random.Random, part: str) -> Window:
         return _window(rng, _hm(8), _hm(10, 30))
     if part == "midday":
         return _window(rng, _hm(10, 30), _hm(13))
-    return _window(rng, _hm(13), _hm(15, 15))
+    return _window(rng, _hm(13), _hm(14, 30))
 
 
 def _windows(rng: random.Random, kind: _Kind, part: str) -> tuple[Window, ...]:
