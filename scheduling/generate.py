@@ -242,6 +242,45 @@ def _volunteer(rng: random.Random, ident: str, district: District) -> Caregiver:
     )
 
 
+_NURSE_MIN_PER_DAY = 300
+"""Nursing minutes one nurse is counted on for when staffing a district."""
+
+
+def _cover(staff: list[Caregiver], visits: Sequence[Visit]) -> list[Caregiver]:
+    """Adjust a district's staff so every kind of visit there has someone to serve it.
+
+    Random draws can leave a district without a male caregiver, or with one male
+    nurse for a morning of male-only nursing visits. Agencies hire for their
+    clients, so the day gets at least one caregiver of each requested gender and
+    a nurse per ``_NURSE_MIN_PER_DAY`` nursing minutes for each gender asked for
+    (and for all nursing visits together). Changes go to the lowest ids, so the
+    result stays deterministic.
+    """
+    staff = list(staff)
+    asked = sorted({v.gender for v in visits if v.gender is not None})
+    for g in asked:
+        if staff and not any(c.gender == g for c in staff):
+            k = next((i for i, c in enumerate(staff) if "nursing" not in c.skills), 0)
+            staff[k] = replace(staff[k], gender=g)
+    genders: list[str | None] = [None, *asked]
+    for gender in genders:
+        minutes = sum(
+            v.duration_min * v.staff
+            for v in visits
+            if "nursing" in v.skills and (gender is None or v.gender == gender)
+        )
+        wanted = math.ceil(minutes / _NURSE_MIN_PER_DAY)
+        same = [i for i, c in enumerate(staff) if gender is None or c.gender == gender]
+        nurses = sum("nursing" in staff[i].skills for i in same)
+        for i in same:
+            if nurses >= wanted:
+                break
+            if "nursing" not in staff[i].skills:
+                staff[i] = replace(staff[i], skills=staff[i].skills | {"nursing"})
+                nurses += 1
+    return staff
+
+
 def _caregivers(
     rng: random.Random, drafts: Sequence[_Draft], n_staff: int, n_volunteers: int
 ) -> list[Caregiver]:
@@ -258,7 +297,8 @@ def _caregivers(
         company = work
     out: list[Caregiver] = []
     for dist, n in zip(DISTRICTS, _allocate(n_staff, work), strict=True):
-        out.extend(_staff(rng, f"cg-{len(out) + 1:03d}", dist) for _ in range(n))
+        staff = [_staff(rng, f"cg-{len(out) + k + 1:03d}", dist) for k in range(n)]
+        out.extend(_cover(staff, [d.visit for d in drafts if d.district is dist]))
     volunteers: list[Caregiver] = []
     for dist, n in zip(DISTRICTS, _allocate(n_volunteers, company), strict=True):
         volunteers.extend(_volunteer(rng, f"vol-{len(volunteers) + 1:02d}", dist) for _ in range(n))
