@@ -329,7 +329,7 @@ def _with_people(
             v = replace(v, excluded_caregivers=frozenset({rng.choice(near[:6]).id}))
         if rng.random() < 0.70:
             usual = regular.get(v.client_id)
-            able = [c for c in near if _can_serve(c, v)]
+            able = [c for c in near if _can_serve(c, v) and _km(c.start, v.location) <= _MAX_KM]
             chosen = usual if usual in {c.id for c in able} else None
             if chosen is None and able:
                 chosen = rng.choice(able[:4]).id

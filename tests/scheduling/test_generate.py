@@ -108,7 +108,7 @@ def test_preferred_caregivers_are_plausible(day_400: DayProblem) -> None:
     for v in day_400.visits:
         for cid in v.preferred_caregivers:
             assert can_serve(caregivers[cid], v), (v.id, cid)
-            assert geodesic(caregivers[cid].start, v.location).km < 15
+            assert geodesic(caregivers[cid].start, v.location).km < 10.1
 
 
 def test_places_cluster_around_district_centres(day_400: DayProblem) -> None:
