@@ -327,7 +327,7 @@ def _with_people(
         near = sorted(caregivers, key=lambda c: (_km(c.start, v.location), c.id))[:12]
         if rng.random() < 0.02:
             v = replace(v, excluded_caregivers=frozenset({rng.choice(near[:6]).id}))
-        if rng.random() < 0.70:
+        if rng.random() < 0.71:  # a few find no plausible caregiver nearby
             usual = regular.get(v.client_id)
             able = [c for c in near if _can_serve(c, v) and _km(c.start, v.location) <= _MAX_KM]
             chosen = usual if usual in {c.id for c in able} else None
