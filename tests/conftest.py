@@ -8,11 +8,13 @@ emptied, so tests stay independent without paying for a new schema each time.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from app import create_app
 from app.config import TestConfig
@@ -23,15 +25,32 @@ from app.services.auth import hash_password, open_session
 PASSWORD = "correct horse battery"
 
 
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose every request starts with an empty ``flask.g``.
+
+    The ``app`` fixture keeps one application context pushed for the whole session, and
+    Flask reuses an active application context for a test request, so ``g`` would carry
+    Flask-Login's user and Flask-Babel's locale from one request to the next. In
+    production every request gets a fresh context; this client restores that.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        if has_app_context():
+            vars(g._get_current_object()).clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app() -> Iterator[Flask]:
     application = create_app(TestConfig)
+    application.test_client_class = FreshGlobalsClient
     with application.app_context():
         db.drop_all()
         db.create_all()
         yield application
         db.session.remove()
         db.drop_all()
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

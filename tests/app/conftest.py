@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from flask import Flask, g, has_app_context
-from flask.testing import FlaskClient
+from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from app.cli.i18n import compile_catalogs
 from app.models import (
@@ -40,26 +37,6 @@ from tests.conftest import make_agency, make_user
 @pytest.fixture(scope="session", autouse=True)
 def _compiled_catalogs() -> None:
     compile_catalogs()
-
-
-class FreshGlobalsClient(FlaskClient):
-    """A test client whose every request starts with an empty ``flask.g``.
-
-    The suite's ``app`` fixture keeps one application context pushed for the whole session,
-    and Flask reuses an active application context for each test request, so ``g`` would
-    carry Flask-Login's current user and Flask-Babel's locale from one request to the next.
-    In production every request gets a fresh context; this client restores that.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
-        if has_app_context():
-            vars(g._get_current_object()).clear()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _fresh_globals_per_request(app: Flask) -> None:
-    app.test_client_class = FreshGlobalsClient
 
 
 @dataclass
