@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from app.auth.protection import add_security_headers, check_same_origin
+from app.protection import add_security_headers, check_same_origin
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 bp.before_app_request(check_same_origin)

@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
-from app.auth.protection import safe_next
 from app.extensions import db
+from app.protection import safe_next
 from app.security import ALL_ROLES, LoginUser, allow, public, user
 from app.services import account
 from app.services.auth import revoke_session

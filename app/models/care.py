@@ -91,7 +91,8 @@ class PlanItem(Base):
     service_item_id: Mapped[int] = mapped_column(ForeignKey("service_item.id"))
     times_per_week: Mapped[int | None] = mapped_column(Integer)
     # ISO weekdays, 1 = Monday .. 7 = Sunday.
-    weekdays: Mapped[list[int] | None] = mapped_column(JSON)
+    # none_as_null: Python None must be SQL NULL, or the one_frequency check cannot see it.
+    weekdays: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
     windows: Mapped[Windows] = mapped_column(JSON)
     duration_min: Mapped[int | None] = mapped_column(Integer)
     preferred_caregiver_id: Mapped[int | None] = mapped_column(ForeignKey("caregiver.id"))

@@ -26,11 +26,8 @@ from app.models import (
 from app.services.assessments import is_eligible
 from app.services.crud import invalid, local_today, visible_to
 from app.services.errors import Conflict
-from app.services.visits import NOT_STARTED, desired_fields, transition
+from app.services.visits import GENERATED_SEQ_LIMIT, NOT_STARTED, desired_fields, transition
 from app.services.visits_query import get_visit
-
-# Sequence numbers from here on mark visits added by hand, apart from generated ones.
-MANUAL_SEQ_BASE = 100
 
 
 def _conflict(field: str, message: str) -> Conflict:
@@ -69,7 +66,7 @@ def create_visit(session: Session, actor: User, fields: Mapping[str, Any]) -> Vi
     last = session.scalar(
         select(func.max(Visit.seq)).where(Visit.plan_item_id == item.id, Visit.date == day)
     )
-    seq = max(MANUAL_SEQ_BASE, (last or 0) + 1)
+    seq = max(GENERATED_SEQ_LIMIT, (last or 0) + 1)
     visit = Visit(plan_item_id=item.id, date=day, seq=seq, status=VisitStatus.PLANNED, **wanted)
     session.add(visit)
     session.commit()

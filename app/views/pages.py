@@ -8,9 +8,9 @@ from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth.protection import safe_next, same_host_referrer
 from app.extensions import db
 from app.i18n import LOCALE_SESSION_KEY
+from app.protection import safe_next, same_host_referrer
 from app.security import ALL_ROLES, allow, public, user
 from app.services.dashboard import home_for, local_today
 from app.views import bp

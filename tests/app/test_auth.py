@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from app.auth.protection import safe_next
 from app.models import Role, User, UserSession, utcnow
+from app.protection import safe_next
 from app.services.auth import revoke_session
 from tests.app.conftest import World
 from tests.conftest import PASSWORD, login
