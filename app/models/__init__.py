@@ -2,6 +2,15 @@
 
 from .base import Base, TimestampMixin, UTCDateTime, utcnow
 from .care import CarePlan, PlanItem, ServiceItem, Visit, VisitAssignment
+from .dispatch import (
+    CapOverride,
+    CaregiverAbsence,
+    PlanVersion,
+    PlanVersionImmutable,
+    Publication,
+    RouteNotice,
+    SolveJob,
+)
 from .enums import (
     CROSS_AGENCY_ROLES,
     Gender,
@@ -30,18 +39,25 @@ __all__ = [
     "Agency",
     "Assessment",
     "Base",
+    "CapOverride",
     "CarePlan",
     "Caregiver",
+    "CaregiverAbsence",
     "Gender",
     "InsuredPerson",
     "ItemCategory",
     "PersonStatus",
     "PlanItem",
     "PlanStatus",
+    "PlanVersion",
+    "PlanVersionImmutable",
+    "Publication",
     "Qualification",
     "Role",
+    "RouteNotice",
     "ServiceItem",
     "Skill",
+    "SolveJob",
     "TimestampMixin",
     "TravelMode",
     "UTCDateTime",
