@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Row, bindparam, or_, select, update
+from sqlalchemy import Connection, CursorResult, Dialect, Row, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -70,6 +70,30 @@ __all__ = [
 Executor = Session | Connection
 """What the ledger runs on: the caller's ``Session`` or ``Connection``."""
 
+# Statements built once: building and cache-keying a statement costs more than running it.
+_ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
+_ACCOUNT_BY_IDENTITY = select(accounts).where(
+    accounts.c.ledger == bindparam("ledger"),
+    accounts.c.kind == bindparam("kind"),
+    accounts.c.owner_ref == bindparam("owner_ref"),
+)
+_LOCK_ACCOUNTS = (
+    select(accounts)
+    .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(accounts.c.id)
+    .with_for_update(key_share=True)
+)
+_TRANSFERS_BY_ID = select(transfers).where(transfers.c.id.in_(bindparam("ids", expanding=True)))
+_TRANSFERS_STATE = select(transfers).where(
+    or_(
+        transfers.c.id.in_(bindparam("ids", expanding=True)),
+        transfers.c.pending_id.in_(bindparam("pending_ids", expanding=True)),
+        transfers.c.reverses_id.in_(bindparam("reversed_ids", expanding=True)),
+    )
+)
+_INSERT_TRANSFERS = transfers.insert()
+_INSERT_ENTRIES = entries.insert()
+
 _ID_MAX_LEN = 128
 _USER_DATA_MAX_LEN = 256
 _OWNER_REF_MAX_LEN = 128
@@ -97,10 +121,10 @@ def as_utc(now: dt.datetime | None) -> dt.datetime:
     return now.astimezone(dt.UTC)
 
 
-def _dialect_name(executor: Executor) -> str:
+def _dialect(executor: Executor) -> Dialect:
     if isinstance(executor, Connection):
-        return executor.dialect.name
-    return executor.get_bind().dialect.name
+        return executor.dialect
+    return executor.get_bind().dialect
 
 
 # --- accounts ------------------------------------------------------------------------
@@ -134,7 +158,7 @@ def get_account(executor: Executor, account_id: int) -> Account | None:
     account_id
         The account's id.
     """
-    row = executor.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    row = executor.execute(_ACCOUNT_BY_ID, {"id": account_id}).first()
     return None if row is None else account_from_row(row)
 
 
@@ -151,11 +175,7 @@ def find_account(
         The account's identity.
     """
     row = executor.execute(
-        select(accounts).where(
-            accounts.c.ledger == ledger,
-            accounts.c.kind == kind.value,
-            accounts.c.owner_ref == owner_ref,
-        )
+        _ACCOUNT_BY_IDENTITY, {"ledger": ledger, "kind": kind.value, "owner_ref": owner_ref}
     ).first()
     return None if row is None else account_from_row(row)
 
@@ -216,7 +236,7 @@ def open_account(
     }
     keys = [accounts.c.ledger, accounts.c.kind, accounts.c.owner_ref]
     # A concurrent opener may win the race; the unique key makes that a no-op, not an error.
-    if _dialect_name(executor) == "postgresql":
+    if _dialect(executor).name == "postgresql":
         statement: Any = (
             pg_insert(accounts).values(values).on_conflict_do_nothing(index_elements=keys)
         )
@@ -247,13 +267,8 @@ def lock_accounts(executor: Executor, account_ids: Iterable[int]) -> dict[int, A
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    statement = (
-        select(accounts)
-        .where(accounts.c.id.in_(ids))
-        .order_by(accounts.c.id)
-        .with_for_update(key_share=True)
-    )
-    return {row.id: account_from_row(row) for row in executor.execute(statement)}
+    rows = executor.execute(_LOCK_ACCOUNTS, {"ids": ids})
+    return {row.id: account_from_row(row) for row in rows}
 
 
 # --- transfers -----------------------------------------------------------------------
@@ -295,7 +310,7 @@ def get_transfers(executor: Executor, ids: Iterable[str]) -> dict[str, Transfer]
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = executor.execute(select(transfers).where(transfers.c.id.in_(wanted)))
+    rows = executor.execute(_TRANSFERS_BY_ID, {"ids": wanted})
     return {row.id: transfer_from_row(row) for row in rows}
 
 
@@ -681,15 +696,11 @@ def _load_state(
     ids = sorted({s.id for s in specs if isinstance(s.id, str)})
     pending_ids = sorted({s.pending_id for s in specs if s.pending_id})
     reversed_ids = sorted({s.reverses_id for s in specs if s.reverses_id})
-    conditions = [transfers.c.id.in_(ids)]
-    if pending_ids:
-        conditions.append(transfers.c.pending_id.in_(pending_ids))
-    if reversed_ids:
-        conditions.append(transfers.c.reverses_id.in_(reversed_ids))
     known = dict(refs)
     resolutions: dict[str, TransferKind] = {}
     reversed_: set[str] = set()
-    for row in executor.execute(select(transfers).where(or_(*conditions))):
+    params = {"ids": ids, "pending_ids": pending_ids, "reversed_ids": reversed_ids}
+    for row in executor.execute(_TRANSFERS_STATE, params):
         t = transfer_from_row(row)
         known[t.id] = t
         if t.pending_id is not None:
@@ -723,30 +734,35 @@ def _transfer_row(t: Transfer) -> dict[str, object]:
 def _write(executor: Executor, batch: _Batch, locked: Mapping[int, Account]) -> None:
     if not batch.written:
         return
-    executor.execute(transfers.insert(), [_transfer_row(t) for t, _, _ in batch.written])
+    executor.execute(_INSERT_TRANSFERS, [_transfer_row(t) for t, _, _ in batch.written])
     executor.execute(
-        entries.insert(),
+        _INSERT_ENTRIES,
         [dataclasses.asdict(e) for _, debit, credit in batch.written for e in (debit, credit)],
     )
-    for account_id, old in locked.items():
-        new = batch.accounts[account_id]
-        if new.version == old.version:
-            continue
-        result = executor.execute(
-            _UPDATE_ACCOUNT,
-            {
-                "b_id": account_id,
-                "b_old_version": old.version,
-                "b_dp": new.debits_pending_min,
-                "b_dP": new.debits_posted_min,
-                "b_cp": new.credits_pending_min,
-                "b_cP": new.credits_posted_min,
-                "b_version": new.version,
-                "b_head": new.head_hash,
-            },
-        )
-        if cast(CursorResult[Any], result).rowcount != 1:
-            raise LedgerConflictError(f"account {account_id} changed under the ledger's lock")
+    changes = [
+        {
+            "b_id": account_id,
+            "b_old_version": old.version,
+            "b_dp": new.debits_pending_min,
+            "b_dP": new.debits_posted_min,
+            "b_cp": new.credits_pending_min,
+            "b_cP": new.credits_posted_min,
+            "b_version": new.version,
+            "b_head": new.head_hash,
+        }
+        for account_id, old in locked.items()
+        if (new := batch.accounts[account_id]).version != old.version
+    ]
+    # One executemany (a single pipelined round trip on psycopg) when the driver reports
+    # the total row count, else one statement per account.
+    if len(changes) > 1 and _dialect(executor).supports_sane_multi_rowcount:
+        groups = [changes]
+    else:
+        groups = [[change] for change in changes]
+    for group in groups:
+        result = executor.execute(_UPDATE_ACCOUNT, group)
+        if cast(CursorResult[Any], result).rowcount != len(group):
+            raise LedgerConflictError("an account changed under the ledger's lock")
 
 
 def create_transfers(

@@ -28,13 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from timebank.ledger import (
     Executor,
+    account_from_row,
     as_utc,
     create_transfers,
-    find_account,
     get_transfer,
     get_transfers,
     lock_accounts,
@@ -52,7 +52,7 @@ from timebank.model import (
     TransferResult,
     TransferSpec,
 )
-from timebank.schema import entries, transfers
+from timebank.schema import UTCDateTime, accounts, entries, transfers
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -79,6 +79,21 @@ __all__ = [
 ]
 
 _DAY_S = 24 * 3600
+
+_SYSTEM_ACCOUNTS = select(accounts).where(
+    accounts.c.ledger == bindparam("ledger"), accounts.c.owner_ref == SYSTEM_OWNER
+)
+_RESOLUTION = transfers.alias("resolution")
+_EXPIRED_HOLDS = (
+    select(transfers.c.id)
+    .where(
+        transfers.c.kind == TransferKind.PENDING.value,
+        transfers.c.expires_at <= bindparam("now", type_=UTCDateTime()),
+        ~select(_RESOLUTION.c.id).where(_RESOLUTION.c.pending_id == transfers.c.id).exists(),
+    )
+    .order_by(transfers.c.expires_at, transfers.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 class PolicyError(ValueError):
@@ -171,17 +186,14 @@ def system_accounts(session: Executor, *, ledger: int = MINUTES_LEDGER) -> Syste
     LookupError
         If :func:`ensure_system_accounts` never ran on this ledger.
     """
-    found = [
-        find_account(session, kind, SYSTEM_OWNER, ledger=ledger)
-        for kind in (AccountKind.ISSUANCE, AccountKind.POOL, AccountKind.GUARANTEE)
-    ]
-    if any(a is None for a in found):
-        raise LookupError(f"the system accounts of ledger {ledger} do not exist")
-    issuance, pool, guarantee = found
-    assert issuance is not None
-    assert pool is not None
-    assert guarantee is not None
-    return SystemAccounts(issuance, pool, guarantee)
+    rows = session.execute(_SYSTEM_ACCOUNTS, {"ledger": ledger}).all()
+    found = {AccountKind(row.kind): account_from_row(row) for row in rows}
+    try:
+        return SystemAccounts(
+            found[AccountKind.ISSUANCE], found[AccountKind.POOL], found[AccountKind.GUARANTEE]
+        )
+    except KeyError:
+        raise LookupError(f"the system accounts of ledger {ledger} do not exist") from None
 
 
 def credited_minutes(verified_min: int, category: str | None, policy: Policy) -> int:
@@ -478,17 +490,7 @@ def expire_holds(
         Most holds voided in one call.
     """
     when = as_utc(now)
-    resolution = transfers.alias("resolution")
-    rows = session.execute(
-        select(transfers.c.id)
-        .where(
-            transfers.c.kind == TransferKind.PENDING.value,
-            transfers.c.expires_at <= when,
-            ~select(resolution.c.id).where(resolution.c.pending_id == transfers.c.id).exists(),
-        )
-        .order_by(transfers.c.expires_at, transfers.c.id)
-        .limit(limit)
-    ).all()
+    rows = session.execute(_EXPIRED_HOLDS, {"now": when, "limit": limit}).all()
     specs = [
         TransferSpec(
             id=f"expire:{row.id}", kind=TransferKind.VOID, pending_id=row.id, reason="timeout"

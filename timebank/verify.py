@@ -43,6 +43,39 @@ _LEG_COLUMNS = (
 )
 
 
+_ACCOUNTS = select(accounts).order_by(accounts.c.id)
+_REVERSED = select(transfers.c.reverses_id).where(transfers.c.reverses_id.is_not(None))
+_REFS = select(
+    transfers.c.id,
+    transfers.c.kind,
+    transfers.c.debit_account_id,
+    transfers.c.credit_account_id,
+    transfers.c.amount_min,
+    transfers.c.code,
+).where((transfers.c.kind == TransferKind.PENDING.value) | transfers.c.id.in_(_REVERSED))
+_DEBIT, _CREDIT = entries.alias("d"), entries.alias("c")
+_TRANSFERS_WITH_LEGS = (
+    select(
+        *transfers.c,
+        *(_DEBIT.c[name].label(f"d_{name}") for name in _LEG_COLUMNS),
+        *(_CREDIT.c[name].label(f"c_{name}") for name in _LEG_COLUMNS),
+    )
+    .select_from(
+        transfers.outerjoin(
+            _DEBIT, and_(_DEBIT.c.transfer_id == transfers.c.id, _DEBIT.c.side == "debit")
+        ).outerjoin(
+            _CREDIT, and_(_CREDIT.c.transfer_id == transfers.c.id, _CREDIT.c.side == "credit")
+        )
+    )
+    .order_by(transfers.c.id)
+)
+_HISTORIES = (
+    select(entries, transfers.c.hash)
+    .select_from(entries.outerjoin(transfers, transfers.c.id == entries.c.transfer_id))
+    .order_by(entries.c.account_id, entries.c.version)
+)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One mismatch: which check failed, on what (``transfer <id>``/``account <id>``), how."""
@@ -102,7 +135,7 @@ def _stream(session: Executor, statement: Any) -> Iterator[Any]:
 
 
 def _load_accounts(session: Executor) -> dict[int, Account]:
-    rows = session.execute(select(accounts).order_by(accounts.c.id))
+    rows = session.execute(_ACCOUNTS)
     return {row.id: account_from_row(row) for row in rows}
 
 
@@ -117,13 +150,7 @@ class _Ref:
 
 def _load_refs(session: Executor) -> dict[str, _Ref]:
     """Transfers that others point to: pendings and reversed transfers."""
-    c = transfers.c
-    referenced = select(c.reverses_id).where(c.reverses_id.is_not(None))
-    rows = session.execute(
-        select(c.id, c.kind, c.debit_account_id, c.credit_account_id, c.amount_min, c.code).where(
-            (c.kind == TransferKind.PENDING.value) | c.id.in_(referenced)
-        )
-    )
+    rows = session.execute(_REFS)
     return {
         r.id: _Ref(r.kind, r.debit_account_id, r.credit_account_id, r.amount_min, r.code)
         for r in rows
@@ -178,23 +205,8 @@ def _check_reversal(t: Transfer, refs: dict[str, _Ref], out: _Problems) -> None:
 
 def _check_transfers(session: Executor, out: _Problems) -> int:
     refs = _load_refs(session)
-    d, c = entries.alias("d"), entries.alias("c")
-    columns = [
-        *transfers.c,
-        *(d.c[name].label(f"d_{name}") for name in _LEG_COLUMNS),
-        *(c.c[name].label(f"c_{name}") for name in _LEG_COLUMNS),
-    ]
-    statement = (
-        select(*columns)
-        .select_from(
-            transfers.outerjoin(
-                d, and_(d.c.transfer_id == transfers.c.id, d.c.side == "debit")
-            ).outerjoin(c, and_(c.c.transfer_id == transfers.c.id, c.c.side == "credit"))
-        )
-        .order_by(transfers.c.id)
-    )
     count = 0
-    for row in _stream(session, statement):
+    for row in _stream(session, _TRANSFERS_WITH_LEGS):
         count += 1
         _check_transfer(row, refs, out)
     return count
@@ -303,11 +315,6 @@ def _check_histories(
     session: Executor, accounts_by_id: dict[int, Account], out: _Problems
 ) -> tuple[int, int, int]:
     """Walk every account's entries; return (entries, sum of balances, sum of pendings)."""
-    statement = (
-        select(entries, transfers.c.hash)
-        .select_from(entries.outerjoin(transfers, transfers.c.id == entries.c.transfer_id))
-        .order_by(entries.c.account_id, entries.c.version)
-    )
     seen: set[int] = set()
     walk: _Walk | None = None
     total_balance = total_pending = count = 0
@@ -318,7 +325,7 @@ def _check_histories(
         total_balance += w.balance
         total_pending += w.pending
 
-    for row in _stream(session, statement):
+    for row in _stream(session, _HISTORIES):
         count += 1
         if walk is None or row.account_id != walk.account_id:
             if walk is not None:
