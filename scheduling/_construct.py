@@ -18,6 +18,7 @@ The routes it returns are read into OR-Tools, which checks them against the full
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -97,41 +98,54 @@ class RouteTimer:
         return a if arrival < a else arrival
 
     def time(
-        self, veh: Vehicle, seq: Sequence[int], pinned: dict[int, int], eager: bool = False
+        self,
+        veh: Vehicle,
+        seq: Sequence[int],
+        pinned: dict[int, int],
+        eager: bool = False,
+        gaps: Sequence[int] | None = None,
     ) -> Timing | None:
-        """Timing of ``seq`` for ``veh``, or ``None`` if the sequence breaks a rule."""
-        if not seq:
-            return Timing((), 0)
+        """Timing of ``seq`` for ``veh``, or ``None`` if the sequence breaks a rule.
+
+        Breaks go where ``gaps`` says (break ``j`` just before visit ``gaps[j]``, or before
+        returning when it is ``len(seq)``), else where the lazy rule puts them (as late as
+        they can wait unless free now) or, with ``eager``, as early as they fit.
+        """
         if veh.max_visits is not None and len(seq) > veh.max_visits:
             return _INFEASIBLE
         if veh.capacity is not None and sum(self.demand[n] for n in seq) > veh.capacity:
             return _INFEASIBLE
+        if not seq:
+            return Timing((), 0)
         mat, service, breaks = veh.matrix, self.service, veh.breaks
         t, loc, bi, nb = veh.open_s, veh.start, 0, len(breaks)
         travel = work = 0
         starts = []
-        for n in seq:
+        for p, n in enumerate(seq):
             rem = mat[loc][n]
             travel += rem
             work += rem + service[n]
             while bi < nb:
-                bo, be, bd = breaks[bi]
+                taken = _take(t, rem, breaks[bi])
+                if gaps is not None:
+                    if gaps[bi] != p:
+                        break
+                    if taken is None:
+                        return _INFEASIBLE
+                    (t, rem), bi = taken, bi + 1
+                    continue
                 s_plain = self._start(n, t + rem, pinned)
                 if s_plain is None:
                     return _INFEASIBLE
-                bs = t if t > bo else bo
-                take_ok = bs + bd <= be
+                bo, be, bd = breaks[bi]
                 end_plain = s_plain + service[n]
                 can_wait = (end_plain if end_plain > bo else bo) + bd <= be
-                if take_ok:
-                    moved = bs - t if bs - t < rem else rem
-                    t2, rem2 = bs + bd, rem - moved
-                    s_take = self._start(n, t2 + rem2, pinned)
+                take = False
+                if taken is not None:
+                    s_take = self._start(n, taken[0] + taken[1], pinned)
                     take = s_take is not None and (not can_wait or eager or s_take == s_plain)
-                else:
-                    take = False
-                if take:
-                    t, rem, bi = t2, rem2, bi + 1
+                if take and taken is not None:
+                    (t, rem), bi = taken, bi + 1
                 elif not can_wait:
                     return _INFEASIBLE
                 else:
@@ -145,21 +159,42 @@ class RouteTimer:
         travel += rem
         work += rem
         while bi < nb:
-            bo, be, bd = breaks[bi]
-            bs = t if t > bo else bo
-            if bs + bd > be:
+            taken = _take(t, rem, breaks[bi])
+            if taken is None:
                 return _INFEASIBLE
-            moved = bs - t if bs - t < rem else rem
-            t, rem, bi = bs + bd, rem - moved, bi + 1
+            (t, rem), bi = taken, bi + 1
         if t + rem > veh.close_s:
             return _INFEASIBLE
         if veh.max_work_s is not None and work > veh.max_work_s:
             return _INFEASIBLE
         return Timing(tuple(starts), travel)
 
-    def feasible(self, veh: Vehicle, seq: Sequence[int], pinned: dict[int, int]) -> Timing | None:
-        """Timing with the lazy break rule, else with the eager one."""
-        return self.time(veh, seq, pinned) or self.time(veh, seq, pinned, eager=True)
+    def feasible(
+        self, veh: Vehicle, seq: Sequence[int], pinned: dict[int, int], exact: bool = False
+    ) -> Timing | None:
+        """Timing with the lazy break rule, else with the eager one; with ``exact``, else
+        with every placement of the breaks in the gaps of the route."""
+        found = self.time(veh, seq, pinned) or self.time(veh, seq, pinned, eager=True)
+        if found is not None or not exact or not veh.breaks or not seq:
+            return found
+        gap_count = len(seq) + 1
+        for gaps in itertools.combinations_with_replacement(range(gap_count), len(veh.breaks)):
+            found = self.time(veh, seq, pinned, gaps=gaps)
+            if found is not None:
+                return found
+        return None
+
+
+def _take(t: int, rem: int, brk: tuple[int, int, int]) -> tuple[int, int] | None:
+    """Take break ``brk`` as early as it fits, once free at ``t`` with ``rem`` seconds of
+    travel still to do: the travel goes on while waiting for the break's window. Returns
+    the new time and remaining travel, or ``None`` if the break no longer fits."""
+    bo, be, bd = brk
+    bs = t if t > bo else bo
+    if bs + bd > be:
+        return None
+    moved = bs - t if bs - t < rem else rem
+    return bs + bd, rem - moved
 
 
 @dataclass
@@ -180,6 +215,15 @@ class Builder:
         self.pinned: dict[int, int] = {}
         self.care = day.care
         self.fixed = day.options.route_fixed
+        self.price = [0] * day.nodes.count
+        weights = day.problem.weights
+        for i, copies in day.nodes.of_visit.items():
+            cost = weights.unassigned_cost(day.problem.visits[i].priority)
+            if day.scopes[i].locked:
+                cost *= 10
+            for alternatives in copies:
+                for n in alternatives:
+                    self.price[n] = cost
         for n, (a, b) in enumerate(day.nodes.window):
             if day.nodes.visit[n] >= 0 and a == b:
                 self.pinned[n] = a
@@ -307,15 +351,36 @@ def construct(
 
 
 def _seed_routes(builder: Builder, initial: Sequence[Sequence[int]]) -> None:
-    timer = builder.timer
     for k, seq in enumerate(initial):
-        veh = timer.vehicles[k]
-        route = list(seq)
-        while route and timer.feasible(veh, route, builder.pinned) is None:
-            route.pop()
-        builder.routes[k] = route
+        builder.routes[k] = _repair(builder, k, list(seq))
     _drop_lonely_pairs(builder)
     _pin_pairs(builder)
+
+
+def _repair(builder: Builder, k: int, route: list[int]) -> list[int]:
+    """Remove visits from an infeasible route until it holds every rule.
+
+    Each step removes the visit whose removal makes the route feasible at the least
+    loss (its price of being unassigned, then the travel it saves); when no single
+    removal suffices, the cheapest visit to lose goes first.
+    """
+    timer = builder.timer
+    veh = timer.vehicles[k]
+    price = builder.price
+    while route and timer.feasible(veh, route, builder.pinned, exact=True) is None:
+        best: tuple[int, int, int] | None = None
+        for p, n in enumerate(route):
+            trial = route[:p] + route[p + 1 :]
+            if timer.feasible(veh, trial, builder.pinned, exact=True) is not None:
+                key = (price[n], -builder.arc_delta(veh, trial, p, n), p)
+                if best is None or key < best:
+                    best = key
+        if best is None:
+            cheapest = min(range(len(route)), key=lambda p: (price[route[p]], -p))
+            route.pop(cheapest)
+        else:
+            route.pop(best[2])
+    return route
 
 
 def _pin_pairs(builder: Builder) -> None:
@@ -331,14 +396,16 @@ def _pin_pairs(builder: Builder) -> None:
             starts = []
             for n in (a, b):
                 route = builder.routes[where[n]]
-                timing = timer.feasible(timer.vehicles[where[n]], route, builder.pinned)
+                timing = timer.feasible(timer.vehicles[where[n]], route, builder.pinned, exact=True)
                 starts.append(None if timing is None else timing.starts[route.index(n)])
             ok = None not in starts and where[a] != where[b]
             if ok:
                 start = max(s for s in starts if s is not None)
                 pinned = {**builder.pinned, a: start, b: start}
                 ok = all(
-                    timer.feasible(timer.vehicles[where[n]], builder.routes[where[n]], pinned)
+                    timer.feasible(
+                        timer.vehicles[where[n]], builder.routes[where[n]], pinned, exact=True
+                    )
                     is not None
                     for n in (a, b)
                 )

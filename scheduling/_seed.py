@@ -1,25 +1,43 @@
-"""PyVRP as a seed for the routing model, where PyVRP can represent the whole day.
+"""PyVRP as the seed of the routing model: a relaxation of the day it can solve very well.
 
-PyVRP's iterated local search is far stronger than OR-Tools' guided local search on
-plain VRPTW: it finds the Solomon best-known route counts where OR-Tools' own first
-solutions fail to find any solution at all. It cannot represent breaks, several windows,
-two-staff visits, eligibility, locks, continuity or work limits, so it is used only when a
-day has none of them (the VRPTW benchmarks, and simple days); its routes are then read
-into the OR-Tools model, which checks them against every rule and keeps improving them.
+PyVRP's iterated local search is far stronger than OR-Tools' guided local search (it
+finds the Solomon best-known route counts where OR-Tools' own first solutions find no
+solution at all), but it cannot hold every rule of a care day. It gets a relaxation
+whose routes are then repaired by exact timing (``_construct``) and read into the
+OR-Tools model, which checks them against every rule and improves them:
 
-Caregivers that share start, end, shift, capacity, travel mode and visit limit become
-one PyVRP vehicle type; a used-route fixed cost carries route minimisation.
+- eligibility, locks and continuity: one routing profile per group of identical
+  caregivers, in which the arcs into a visit a caregiver may not serve are prohibitive
+  and those into a visit that prefers someone else cost the continuity miss;
+- several windows: one client per window, in a mutually exclusive group;
+- a two-staff visit: one client per member of staff, the two allowed on disjoint halves
+  of the eligible caregivers (so never on the same route); the common start is set when
+  the routes are repaired;
+- breaks: the route's duration (waiting included) is bounded by the shift minus the
+  breaks, which leaves their time free somewhere; where it is at the wrong time, the
+  repair removes a visit. (A break modelled as a client at home, the only place a static
+  matrix can give it, served fewer visits with more travel: measured on a 400-visit day.)
+- work limits are not represented (the repair enforces them).
+
+On the VRPTW benchmarks the relaxation is exact. Bounded by iterations when a solution
+limit is set, so a seeded solve is deterministic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ._routing import DayModel
+from ._reasons import caregiver_problem
+from ._routing import COST_SCALE, DayModel
+
+_BIG = 10**9
+_MAX_PROFILE_BYTES = 600 * 2**20
 
 
 @dataclass(frozen=True)
@@ -28,122 +46,210 @@ class SeedResult:
 
     routes: list[list[int]]
     feasible: bool
-    cost: int
 
 
-def applicable(day: DayModel) -> bool:
-    """Whether PyVRP can represent ``day`` exactly (then its routes hold every rule)."""
-    problem = day.problem
-    if problem.locks or not day.nodes.of_visit:
-        return False
-    n_caregivers = len(problem.caregivers)
-    for c in problem.caregivers:
-        if c.breaks or c.max_work_min is not None:
-            return False
-    for i, copies in day.nodes.of_visit.items():
+def _allowed(day: DayModel, n_loc: int) -> list[npt.NDArray[np.bool_]]:
+    """Per caregiver, the client locations it may visit (pairs split by halves)."""
+    nodes = day.nodes
+    allowed = [np.zeros(n_loc, dtype=bool) for _ in day.problem.caregivers]
+    for i, copies in nodes.of_visit.items():
         scope = day.scopes[i]
-        if len(copies) != 1 or len(copies[0]) != 1 or len(scope.allowed) != n_caregivers:
-            return False
-    return day.care is None
+        free = [k for k in scope.allowed if k not in scope.locked]
+        for copy, alternatives in enumerate(copies):
+            if copy < len(scope.locked):
+                ks = [scope.locked[copy]]
+            elif len(copies) == 2 and len(scope.locked) == 0:
+                ks = free[copy::2]
+            else:
+                ks = free
+            for k in ks:
+                allowed[k][list(alternatives)] = True
+    return allowed
 
 
-def _vehicle_key(day: DayModel, k: int) -> tuple[int, int, tuple[int, int], int, str, int]:
-    c = day.problem.caregivers[k]
-    return (
-        day.nodes.start_node[k],
-        day.nodes.end_node[k],
-        c.shift,
-        -1 if c.capacity is None else c.capacity,
-        c.mode,
-        -1 if c.max_visits is None else c.max_visits,
-    )
+def _profiles(
+    day: DayModel, allowed: list[npt.NDArray[np.bool_]], with_care: bool
+) -> tuple[list[Any], list[Any], list[int]]:
+    """Distance and duration matrices of each distinct caregiver profile, and each
+    caregiver's profile index (profile 0 is the unrestricted first mode)."""
+    problem, nodes = day.problem, day.nodes
+    n_nodes = nodes.count
+    base = day.travel_by_mode
+    first = sorted(base)[0]
+    dists: list[Any] = [base[first] * problem.weights.travel_per_min]
+    durs: list[Any] = [base[first]]
+    seen: dict[bytes, int] = {}
+    which = []
+    for k, c in enumerate(problem.caregivers):
+        ok = allowed[k].copy()
+        care = np.zeros(len(ok), dtype=np.int64)
+        if with_care and day.care is not None:
+            care[:n_nodes] = day.care[k]
+        key = c.mode.encode() + ok.tobytes() + care.tobytes()
+        if key not in seen:
+            dur = base[c.mode].copy()
+            dist = dur * problem.weights.travel_per_min + care[None, :]
+            forbidden = ~ok
+            forbidden[: _depot_count(day)] = False
+            dur[:, forbidden] = _BIG
+            dist[:, forbidden] = _BIG
+            np.fill_diagonal(dur, 0)
+            np.fill_diagonal(dist, 0)
+            seen[key] = len(dists)
+            dists.append(dist)
+            durs.append(dur)
+        which.append(seen[key])
+    return dists, durs, which
 
 
-def _data(day: DayModel) -> tuple[Any, list[list[int]], list[int]]:
-    """PyVRP problem data, the caregivers of each vehicle type, and the client nodes."""
+def _depot_count(day: DayModel) -> int:
+    return len(set(day.nodes.start_node) | set(day.nodes.end_node))
+
+
+def _too_big(day: DayModel, n_loc: int) -> bool:
+    return 16 * n_loc * n_loc * (len(day.problem.caregivers) + 1) > _MAX_PROFILE_BYTES
+
+
+@dataclass(frozen=True)
+class _Relaxation:
+    data: Any
+    members: list[list[int]]
+    client_nodes: list[int]
+
+
+def _prize(day: DayModel, i: int, copies: int) -> int:
+    w = day.problem.weights
+    cost = COST_SCALE * w.unassigned_cost(day.problem.visits[i].priority)
+    if day.scopes[i].locked:
+        cost = COST_SCALE * 10 * max([1, *w.unassigned.values()])
+    return max(1, cost // copies)
+
+
+def _relaxation(day: DayModel) -> _Relaxation:
     import pyvrp
 
     problem, nodes = day.problem, day.nodes
+    n_nodes = nodes.count
+    allowed = _allowed(day, n_nodes)
+    dists, durs, which = _profiles(day, allowed, with_care=not _too_big(day, n_nodes))
     points = day.travel.points
-    n_depots = len(set(nodes.start_node) | set(nodes.end_node))
-    locations = [pyvrp.Location(*points[nodes.point[n]]) for n in range(nodes.count)]
-    depots = [pyvrp.Depot(location=n) for n in range(n_depots)]
-    client_nodes = [copies[0][0] for copies in nodes.of_visit.values()]
+    locations = [pyvrp.Location(*points[nodes.point[n]]) for n in range(n_nodes)]
+    depots = [pyvrp.Depot(location=n) for n in range(_depot_count(day))]
     uses_load = any(c.capacity is not None for c in problem.caregivers)
     uses_count = any(c.max_visits is not None for c in problem.caregivers)
-    clients = []
-    for n in client_nodes:
-        load = [problem.visits[nodes.visit[n]].demand] if uses_load else []
+    clients: list[Any] = []
+    groups: list[Any] = []
+    client_nodes: list[int] = []
+    for i, copies in nodes.of_visit.items():
+        prize = _prize(day, i, len(copies))
+        for alternatives in copies:
+            group = None
+            if len(alternatives) > 1:
+                group = len(groups)
+                groups.append(pyvrp.ClientGroup(required=False))
+            for n in alternatives:
+                load = [problem.visits[i].demand] if uses_load else []
+                if uses_count:
+                    load.append(1)
+                if group is not None:
+                    groups[group].add_client(len(clients))
+                a, b = nodes.window[n]
+                clients.append(
+                    pyvrp.Client(
+                        location=n,
+                        delivery=load,
+                        service_duration=nodes.service_s[n],
+                        tw_early=a,
+                        tw_late=b,
+                        prize=prize,
+                        required=False,
+                        group=group,
+                    )
+                )
+                client_nodes.append(n)
+    types, members = _vehicle_types(day, which, uses_load, uses_count, len(client_nodes))
+    data = pyvrp.ProblemData(locations, clients, depots, types, dists, durs, groups)
+    return _Relaxation(data, members, client_nodes)
+
+
+def _vehicle_types(
+    day: DayModel, which: list[int], uses_load: bool, uses_count: bool, n_clients: int
+) -> tuple[list[Any], list[list[int]]]:
+    import pyvrp
+
+    problem, nodes = day.problem, day.nodes
+    big_load = sum(v.demand for v in problem.visits) + 1
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for k, c in enumerate(problem.caregivers):
+        capacity = [c.capacity if c.capacity is not None else big_load] if uses_load else []
         if uses_count:
-            load.append(1)
-        a, b = nodes.window[n]
-        clients.append(
-            pyvrp.Client(
-                location=n,
-                delivery=load,
-                service_duration=nodes.service_s[n],
-                tw_early=a,
-                tw_late=b,
-            )
-        )
-    modes = sorted(day.travel_by_mode)
-    groups: dict[tuple[int, int, tuple[int, int], int, str, int], list[int]] = {}
-    for k in range(len(problem.caregivers)):
-        groups.setdefault(_vehicle_key(day, k), []).append(k)
+            capacity.append(c.max_visits if c.max_visits is not None else n_clients)
+        usable = caregiver_problem(c) is None
+        shift = c.shift if usable else (c.shift[0], c.shift[0])
+        span = max(0, shift[1] - shift[0] - sum(b.duration_s for b in c.breaks))
+        key = (nodes.start_node[k], nodes.end_node[k], shift, tuple(capacity), which[k], span)
+        groups.setdefault(key, []).append(k)
     types = []
     members = []
-    big = sum(problem.visits[nodes.visit[n]].demand for n in client_nodes) + 1
-    for (start, end, shift, cap, mode, max_visits), ks in groups.items():
-        capacity = [cap if cap >= 0 else big] if uses_load else []
-        if uses_count:
-            capacity.append(max_visits if max_visits >= 0 else len(client_nodes))
+    for (start, end, shift, capacity, profile, span), ks in groups.items():
         types.append(
             pyvrp.VehicleType(
                 num_available=len(ks),
-                capacity=capacity,
+                capacity=list(capacity),
                 start_depot=start,
                 end_depot=end,
                 fixed_cost=day.options.route_fixed,
                 tw_early=shift[0],
                 tw_late=shift[1],
-                unit_distance_cost=problem.weights.travel_per_min,
-                profile=modes.index(mode),
+                unit_distance_cost=1,
+                shift_duration=span,
+                profile=profile,
             )
         )
         members.append(ks)
-    matrices: list[Any] = [np.asarray(day.travel_by_mode[m], dtype=np.int64) for m in modes]
-    data = pyvrp.ProblemData(locations, clients, depots, types, matrices, matrices)
-    return data, members, client_nodes
+    return types, members
 
 
 def seed(
-    day: DayModel, seed: int, *, max_runtime_s: float | None, max_iterations: int | None
+    day: DayModel,
+    seed: int,
+    *,
+    max_runtime_s: float | None,
+    max_iterations: int | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SeedResult | None:
-    """Solve the PyVRP form of ``day``; ``None`` when PyVRP cannot represent it.
+    """Solve the PyVRP relaxation of ``day``; ``None`` when there is nothing to route.
 
-    Bounded by ``max_iterations`` when given (deterministic), else by ``max_runtime_s``.
+    Bounded by ``max_iterations`` when given (deterministic), else by ``max_runtime_s``;
+    ``should_stop`` is polled every iteration.
     """
     import pyvrp
     from pyvrp.stop import MaxIterations, MaxRuntime
 
-    if not applicable(day):
+    if not day.nodes.of_visit:
         return None
-    data, members, client_nodes = _data(day)
-    stop: Any
+    relax = _relaxation(day)
+    limit: Any
     if max_iterations is not None:
-        stop = MaxIterations(max_iterations)
+        limit = MaxIterations(max_iterations)
     else:
-        stop = MaxRuntime(max(0.01, max_runtime_s or 0.0))
-    result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
+        limit = MaxRuntime(max(0.01, max_runtime_s or 0.0))
+
+    def stop(best_cost: float) -> bool:
+        return bool(limit(best_cost)) or (should_stop is not None and should_stop())
+
+    with warnings.catch_warnings():
+        # PyVRP warns when its penalties saturate on a relaxation it cannot make feasible;
+        # that is expected here (the repair takes over) and must not reach the caller.
+        warnings.simplefilter("ignore")
+        result = pyvrp.solve(relax.data, stop=stop, seed=seed, collect_stats=False, display=False)
     best = result.best
     routes: list[list[int]] = [[] for _ in day.problem.caregivers]
-    free = [list(ks) for ks in members]
+    free = [list(ks) for ks in relax.members]
+    n_visit_clients = len(relax.client_nodes)
     for r in best.routes():
         k = free[r.vehicle_type()].pop(0)
-        routes[k] = [client_nodes[a.idx] for a in r if a.is_client()]
-    return SeedResult(routes, bool(best.is_feasible()), int(result.cost()))
-
-
-def used_routes(routes: Sequence[Sequence[int]]) -> int:
-    """Number of non-empty routes."""
-    return sum(1 for r in routes if r)
+        routes[k] = [
+            relax.client_nodes[a.idx] for a in r if a.is_client() and a.idx < n_visit_clients
+        ]
+    return SeedResult(routes, bool(best.is_feasible()))

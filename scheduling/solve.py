@@ -48,8 +48,11 @@ MOVE_COST_TRAVEL_S = 1800
 this much travel: the dispatcher wants few caregivers' days to change."""
 
 _SEED_SHARE = 0.8
-_SEED_ITERATIONS_PER_SOLUTION = 200
+_SEED_ITERATIONS_PER_SOLUTION = 20
 _MIN_SEARCH_S = 0.05
+_STALL_CHECKS = 20_000
+"""With a solution limit, the search also ends after this many limit checks without a new
+solution: a counted (so deterministic) stop for searches that run out of moves."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ class _Watch:
         self.should_stop = should_stop
         self.best: int | None = None
         self.cancelled = False
+        self.stall_limit = _STALL_CHECKS if params.solution_limit is not None else None
+        self.stall = 0
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -139,6 +144,17 @@ class _Watch:
         if not self.cancelled and self.should_stop is not None and self.should_stop():
             self.cancelled = True
         return self.cancelled or self.remaining() <= 0
+
+    def search_limit(self) -> bool:
+        """``stop_now``, or a search that has stalled (only with a solution limit)."""
+        if self.stall_limit is not None:
+            self.stall += 1
+            if self.stall > self.stall_limit:
+                return True
+        return self.stop_now()
+
+    def solution_found(self) -> None:
+        self.stall = 0
 
     def report(self, objective: int, assigned: int) -> None:
         if self.best is not None and objective >= self.best:
@@ -240,11 +256,12 @@ def _monitor(day: DayModel, watch: _Watch) -> None:
     indices = [[day.index(n) for n in copies[0]] for copies in day.nodes.of_visit.values()]
 
     def at_solution() -> None:
+        watch.solution_found()
         assigned = sum(1 for alts in indices if any(routing.NextVar(i).Value() != i for i in alts))
         watch.report(int(routing.CostVar().Value()), assigned)
 
     routing.AddAtSolutionCallback(at_solution)
-    routing.AddSearchMonitor(routing.solver().CustomLimit(watch.stop_now))
+    routing.AddSearchMonitor(routing.solver().CustomLimit(watch.search_limit))
 
 
 def _solve_plain(day: DayModel, params: SolveParams, watch: _Watch) -> tuple[Any, str]:
@@ -262,7 +279,7 @@ def _first_routes(
     if hint is not None:
         routes = construct(day, _hint_routes(day, hint), watch.stop_now, watch.deadline)
         return routes, "previous plan + insertion"
-    if _seed.applicable(day) and not watch.stop_now():
+    if not watch.stop_now():
         iterations = None
         if params.solution_limit is not None:
             iterations = params.solution_limit * _SEED_ITERATIONS_PER_SOLUTION
@@ -271,9 +288,11 @@ def _first_routes(
             params.seed,
             max_runtime_s=watch.remaining() * _SEED_SHARE,
             max_iterations=iterations,
+            should_stop=watch.stop_now,
         )
-        if result is not None and result.feasible:
-            return result.routes, "pyvrp seed"
+        if result is not None:
+            routes = construct(day, result.routes, watch.stop_now, watch.deadline)
+            return routes, "pyvrp seed, repaired"
     return construct(day, None, watch.stop_now, watch.deadline), "insertion"
 
 
