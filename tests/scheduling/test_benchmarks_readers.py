@@ -16,6 +16,7 @@ from scheduling.benchmarks import (
     SCALE,
     BenchmarkFileError,
     ServiceStart,
+    earliest_starts,
     encode,
     evaluate,
     evaluate_vrptw,
@@ -226,6 +227,38 @@ def test_encode_mankowska_flags_a_simultaneous_double_nobody_pair_can_serve() ->
     inst = read_mankowska(DATA / "hhc3.txt")
     weaker = dataclasses.replace(inst, qualified=(inst.qualified[0], frozenset({1})))
     assert encode(weaker).unrepresentable == (2,)
+
+
+def test_encode_mankowska_widens_windows_by_the_slack_of_each_patient() -> None:
+    enc = encode(read_mankowska(DATA / "hhc3.txt"), slack={1: 30.0, 3: 25.0})
+    visits = {v.id: v for v in enc.problem.visits}
+    assert visits["p1.s1"].windows == ((0, 60000),)  # l = 30, plus 30
+    assert visits["p2.sim"].windows == ((10000, 40000),)  # no slack given
+    # the pair keeps its shape and moves 25 later: anchor 20 + 25
+    assert visits["p3.s1"].windows == ((45000, 52500),)
+    assert visits["p3.s3"].windows == ((57500, 65000),)
+    assert max(c.shift[1] for c in enc.problem.caregivers) > 65000
+
+
+def test_earliest_starts_retimes_routes_as_early_as_the_original_rules_allow() -> None:
+    inst = read_mankowska(DATA / "hhc3.txt")
+    late = [
+        [ServiceStart(1, 0, 9.0), ServiceStart(3, 0, 26.0), ServiceStart(2, 1, 50.0)],
+        [ServiceStart(3, 2, 31.0), ServiceStart(2, 2, 50.0)],
+    ]
+    early = earliest_starts(inst, late)
+    t2 = 35 + 8.5440037  # as in the hand-computed solution below
+    assert [s.start for s in early[0]] == pytest.approx([5.0, 20.0, t2])
+    assert [s.start for s in early[1]] == pytest.approx([25.0, t2])
+    assert evaluate(inst, early).objective == pytest.approx(59.7200185 / 3, abs=1e-6)
+
+
+def test_earliest_starts_leaves_impossible_routes_for_the_evaluator_to_report() -> None:
+    inst = read_mankowska(DATA / "hhc3.txt")
+    # service 3 before service 1 at the same patient: the gap rule cannot hold
+    wrong = [[ServiceStart(3, 2, 25.0), ServiceStart(3, 0, 40.0)], []]
+    assert earliest_starts(inst, wrong) == wrong
+    assert "patient 3: gap -15.0000 outside [5, 20]" in evaluate(inst, wrong).violations
 
 
 def test_evaluate_mankowska_computes_the_papers_objective_by_hand() -> None:
