@@ -20,6 +20,7 @@ from app.views.labels import figure_label, panel_label, role_label, status_label
 # and the user's role may open it, so links never point at pages that are not built yet.
 NAV_ITEMS: list[tuple[str, LazyString]] = [
     ("views.home", _l("Home")),
+    ("views.board", _l("Dispatch board")),
     ("auth.sessions", _l("My sessions")),
 ]
 

@@ -54,6 +54,8 @@ MATRIX: dict[str, Row] = {
     "views.home": Row(ALL),
     "views.set_language": public(code="en"),
     "views.healthz": public(),
+    # Dispatcher board (app/views/board.py)
+    "views.board": Row(STAFF),
     # Login and sessions (app/auth)
     "auth.login": public("POST"),
     "auth.logout": Row(ALL, method="POST"),
