@@ -22,6 +22,7 @@ from .enums import (
     TravelMode,
     VisitStatus,
 )
+from .evv import EvvAction, EvvRecordImmutable, VisitVerification
 from .org import AccessLog, Agency, User, UserSession
 from .people import (
     Assessment,
@@ -43,6 +44,8 @@ __all__ = [
     "CarePlan",
     "Caregiver",
     "CaregiverAbsence",
+    "EvvAction",
+    "EvvRecordImmutable",
     "Gender",
     "InsuredPerson",
     "ItemCategory",
@@ -65,6 +68,7 @@ __all__ = [
     "UserSession",
     "Visit",
     "VisitAssignment",
+    "VisitVerification",
     "VisitStatus",
     "Volunteer",
     "VolunteerRelative",
