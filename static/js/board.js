@@ -77,6 +77,7 @@ function viewOptions(model) {
     selected: state.selected,
     focusCaregiver: places && places.length ? places[0].caregiver : null,
     moved: state.moved,
+    locked: model.locked,
     flagged,
     axis: axisOf(model, config.axis),
     nowS: nowSeconds(),
@@ -110,7 +111,7 @@ function render() {
   renderVisitDetail($("visit-detail"), model, view);
   renderToolbar(model);
   if (config.editable) renderEditControls(model);
-  $("map-note").textContent = `${model.caregivers.size} · ${model.visits.size}`;
+  $("map-note").textContent = t("map_note", { caregivers: model.caregivers.size, visits: model.shown.length });
   $("board").dataset.state = model.hasPlan ? "planned" : "empty";
   if (!model.hasPlan && !state.busy) say(t("no_plan"));
 }
@@ -160,8 +161,9 @@ function renderEditControls(model) {
     if (select.dataset.visit !== visit.ref) select.value = "";
     select.dataset.visit = visit.ref;
     fill(select, places.length ? places[0].caregiver : "");
-    $("lock-toggle").textContent = visit.locked ? t("unlock") : t("lock");
-    $("lock-toggle").disabled = !visit.locked && !places.length;
+    const locked = model.locked.has(visit.ref);
+    $("lock-toggle").textContent = locked ? t("unlock") : t("lock");
+    $("lock-toggle").disabled = !locked && !places.length;
   }
   fill($("absent-caregiver"), "");
 }
@@ -285,7 +287,7 @@ function moveSelected(event) {
 function toggleLock() {
   const visit = state.model.visits.get(state.selected);
   if (!visit) return;
-  postEdit({ action: visit.locked ? "unlock" : "lock", visit_ref: visit.ref });
+  postEdit({ action: state.model.locked.has(visit.ref) ? "unlock" : "lock", visit_ref: visit.ref });
 }
 
 function absenceBody() {
@@ -321,9 +323,9 @@ function publish() {
   if (!window.confirm(t("confirm_publish", { number: shown.number }))) return;
   withBusy(async () => {
     const result = await api("POST", versionUrl(shown.id, "/publish"), {});
-    await loadDay(shown.id);
     const who = result.notified.map((ref) => state.model.caregivers.get(ref)?.name || ref);
     say(t("publish_done", { number: shown.number, who: who.length ? who.join("、") : t("publish_nobody") }), "ok");
+    await loadDay(shown.id);
   });
 }
 
@@ -383,9 +385,9 @@ function onAcknowledged(event) {
   }
 }
 
-function onOtherJobFinished(event) {
+function onJobFinished(event) {
   if (tracker.active && event.job_id === tracker.jobId) tracker.finished(event);
-  else if (event.status === "succeeded") onPublished();
+  else if (tracker.remember(event) && event.status === "succeeded") onPublished();
 }
 
 function setLive(on) {
@@ -432,7 +434,7 @@ async function start() {
   say(t("loading"));
   connectBoard(`board:${config.agency.id}:${config.date}`, {
     job_progress: (e) => tracker.progress(e),
-    job_finished: onOtherJobFinished,
+    job_finished: onJobFinished,
     plan_published: onPublished,
     notice_acknowledged: onAcknowledged,
   }, setLive);

@@ -34,6 +34,9 @@ export class JobTracker {
     this.onEnd = onEnd;
     this.jobId = null;
     this.timer = null;
+    // A short job can end before the request that started it has answered: its end
+    // event is kept here until start() learns the job's id.
+    this.early = new Map();
   }
 
   get active() {
@@ -43,7 +46,20 @@ export class JobTracker {
   start(jobId) {
     this.stop();
     this.jobId = jobId;
+    const ended = this.early.get(jobId);
+    this.early.clear();
+    if (ended) {
+      window.setTimeout(() => this.finished(ended), 0);
+      return;
+    }
     this.timer = window.setInterval(() => this.poll(), POLL_MS);
+  }
+
+  /** Keep the end of a job not (yet) followed; false if it was already known. */
+  remember(event) {
+    if (this.early.has(event.job_id)) return false;
+    this.early.set(event.job_id, event);
+    return true;
   }
 
   stop() {

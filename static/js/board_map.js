@@ -41,7 +41,7 @@ export function projection(points, height) {
 export function renderMap(container, model, view) {
   const points = [];
   for (const c of model.caregivers.values()) if (c.home) points.push(c.home);
-  for (const v of model.visits.values()) if (v.location) points.push(v.location);
+  for (const v of model.shown) if (v.location) points.push(v.location);
   if (!points.length) {
     container.replaceChildren();
     return;
@@ -84,7 +84,7 @@ export function renderMap(container, model, view) {
 
   const dots = svg("g", { class: "map__visits" });
   let selectedDot = null;
-  for (const v of model.visits.values()) {
+  for (const v of model.shown) {
     if (!v.location) continue;
     const [x, y] = proj.project(v.location);
     const where = model.placed.get(v.ref);

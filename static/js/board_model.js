@@ -7,6 +7,7 @@ import { haversineMetres, routeColour, toSeconds } from "./board_util.js";
 // total travel time between its legs for drawing, so exact values matter little.
 const SPEEDS_KMH = { walk: 4.5, ebike: 15, car: 25 };
 const DETOUR = 1.3;
+const OPEN = new Set(["planned", "assigned"]);
 
 export function buildModel(day, version) {
   const caregivers = new Map();
@@ -34,7 +35,16 @@ export function buildModel(day, version) {
     route.legs = travelLegs(route, caregivers.get(route.caregiver_id), visits);
   }
   const unassigned = plan ? plan.unassigned.map((u) => ({ ...u, visit: visits.get(u.visit_id) })) : [];
-  return { day, version, caregivers, visits, routes, placed, unassigned, hasPlan: Boolean(plan) };
+  // The day lists every visit of the date; the drawings show those the plan is about
+  // (or, before any plan, the ones still to be planned), not cancelled or missed ones.
+  const inPlan = new Set([...placed.keys(), ...unassigned.map((u) => u.visit_id)]);
+  const shown = [...visits.values()].filter((v) => (plan ? inPlan.has(v.ref) : OPEN.has(v.status)));
+  const locked = new Set(version && version.locks
+    ? version.locks.map((lock) => lock.visit_id)
+    : day.visits.filter((v) => v.locked).map((v) => v.ref));
+  return {
+    day, version, caregivers, visits, shown, routes, placed, unassigned, locked, hasPlan: Boolean(plan),
+  };
 }
 
 /** The route's travel as [start, end] intervals: each leg ends on arrival at a stop (or,

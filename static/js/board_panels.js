@@ -176,7 +176,7 @@ export function renderVisitDetail(container, model, view) {
   const tags = [
     el("span", { class: `tag tag--p${visit.priority}` }, t(`priority_${visit.priority}`)),
     visit.staff > 1 ? el("span", { class: "tag" }, t("staff_2")) : null,
-    visit.locked ? el("span", { class: "tag tag--locked" }, t("locked")) : null,
+    model.locked.has(visit.ref) ? el("span", { class: "tag tag--locked" }, t("locked")) : null,
     view.moved.has(visit.ref) ? el("span", { class: "tag tag--moved" }, t("moved")) : null,
   ];
   container.replaceChildren(

@@ -107,7 +107,8 @@ function visitBlock(visit, stop, caregiver, view, geo) {
   const ref = stop.ref;
   const classes = ["tl__visit", `tl__visit--p${visit ? visit.priority : 2}`];
   if (visit && ["in_progress", "completed", "verified"].includes(visit.status)) classes.push("tl__visit--done");
-  if (visit && visit.locked) classes.push("tl__visit--locked");
+  const locked = view.locked.has(ref);
+  if (locked) classes.push("tl__visit--locked");
   if (view.selected === ref) classes.push("tl__visit--selected");
   if (view.moved.has(ref)) classes.push("tl__visit--moved");
   if (view.flagged.has(ref)) classes.push("tl__visit--flagged");
@@ -116,7 +117,7 @@ function visitBlock(visit, stop, caregiver, view, geo) {
     `${name} · ${clock(stop.start)}–${clock(stop.end)}`,
     visit ? `${visit.service_item.name} · ${t("priority_n", { n: visit.priority })}` : "",
     visit ? visit.address : "",
-    visit && visit.locked ? t("locked") : "",
+    locked ? t("locked") : "",
     view.moved.has(ref) ? t("moved") : "",
   ].filter(Boolean).join("\n");
   return el("button", {
@@ -127,7 +128,7 @@ function visitBlock(visit, stop, caregiver, view, geo) {
     dataset: { ref, caregiver: caregiver.ref },
     "aria-pressed": view.selected === ref ? "true" : "false",
     onclick: () => view.onSelect(ref),
-  }, visit && visit.locked ? el("span", { class: "lock", "aria-label": t("locked") }) : null,
+  }, locked ? el("span", { class: "lock", "aria-label": t("locked") }) : null,
   el("span", { class: "tl__visit-text" }, name));
 }
 
