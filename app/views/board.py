@@ -166,6 +166,7 @@ JS_STRINGS: dict[str, LazyString] = {
     "moved": _l("Moved"),
     "now": _l("Now"),
     "map_label": _l("Map of the routes: caregivers' homes, visits and routes"),
+    "map_note": _l("%(caregivers)s caregivers · %(visits)s visits"),
     # visits
     "priority_n": _l("Priority %(n)s"),
     "priority_1": _l("Priority 1 (essential)"),
