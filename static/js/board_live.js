@@ -15,10 +15,8 @@ export function connectBoard(room, handlers, onState) {
     return null;
   }
   const socket = window.io({ transports: ["websocket", "polling"] });
-  socket.on("connect", () => {
-    socket.emit("join", { room });
-    onState(true);
-  });
+  // Live only once the server has let us into the room (it answers the join).
+  socket.on("connect", () => socket.emit("join", { room }, (answer) => onState(Boolean(answer && answer.ok))));
   socket.on("disconnect", () => onState(false));
   socket.on("connect_error", () => onState(false));
   for (const [event, handler] of Object.entries(handlers)) socket.on(event, handler);
