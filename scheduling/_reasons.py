@@ -229,8 +229,13 @@ def _scope(
         return VisitScope((), (), reason=why)
     allowed: list[int] = []
     usable_windows: list[Window] = []
+    by_timing: dict[tuple[object, ...], list[Window]] = {}
     for k in cand:
-        ok = [w for w in windows if reachable(problem.caregivers[k], v, w, travel)]
+        c = problem.caregivers[k]
+        key = (c.mode, c.start, c.end, c.shift, c.breaks, c.max_work_min)
+        ok = by_timing.get(key)
+        if ok is None:
+            ok = by_timing[key] = [w for w in windows if reachable(c, v, w, travel)]
         if ok:
             allowed.append(k)
             usable_windows.extend(ok)

@@ -25,6 +25,7 @@ limit is set, so a seeded solve is deterministic.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ from ._reasons import caregiver_problem
 from ._routing import COST_SCALE, DayModel
 
 _BIG = 10**9
+_INFEASIBLE_COST = 2**63 - 1
+"""PyVRP's cost of an infeasible best solution, as its stopping criteria receive it."""
+_FLEET_SHARES = (0.15, 0.35)
+"""Route minimisation: share of the seed's budget for the first full-fleet solve, and the
+most each attempt with one route fewer may take (it ends at its first feasible solution)."""
 _MAX_PROFILE_BYTES = 600 * 2**20
 
 
@@ -210,6 +216,115 @@ def _vehicle_types(
     return types, members
 
 
+class _Budget:
+    """Splits the seed's budget (seconds, or iterations when deterministic) into phases."""
+
+    def __init__(
+        self,
+        max_runtime_s: float | None,
+        max_iterations: int | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.iterations = max_iterations
+        self.end = time.monotonic() + max(0.01, max_runtime_s or 0.0)
+        self.total_s = max(0.01, max_runtime_s or 0.0)
+        self.should_stop = should_stop
+
+    def stop(self, share: float, *, first_feasible: bool = False) -> Callable[[float], bool]:
+        """A stopping criterion for a phase of ``share`` of the whole budget (never past
+        its end), optionally ending at the first feasible solution."""
+        from pyvrp.stop import MaxIterations, MaxRuntime
+
+        limit: Any
+        if self.iterations is not None:
+            limit = MaxIterations(max(1, int(self.iterations * share)))
+        else:
+            limit = MaxRuntime(max(0.01, min(self.total_s * share, self.left())))
+
+        def stop(best_cost: float) -> bool:
+            if first_feasible and best_cost < _INFEASIBLE_COST:
+                return True
+            if self.should_stop is not None and self.should_stop():
+                return True
+            return bool(limit(best_cost)) or (self.iterations is None and self.left() <= 0)
+
+        return stop
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def exhausted(self) -> bool:
+        if self.should_stop is not None and self.should_stop():
+            return True
+        return self.iterations is None and self.left() <= 0
+
+
+def _run(data: Any, stop: Any, seed: int, initial: Any = None) -> Any:
+    import pyvrp
+
+    with warnings.catch_warnings():
+        # PyVRP warns when its penalties saturate on a relaxation it cannot make feasible;
+        # that is expected here (the repair takes over) and must not reach the caller.
+        warnings.simplefilter("ignore")
+        result = pyvrp.solve(
+            data,
+            stop=stop,
+            seed=seed,
+            collect_stats=False,
+            display=False,
+            initial_solution=initial,
+        )
+    return result.best
+
+
+def _fleet_mode(day: DayModel, relax: _Relaxation) -> bool:
+    """Route minimisation by shrinking the fleet: one vehicle type, every visit a single
+    client that must be served, and a cost per route."""
+    if day.options.route_fixed <= 0 or relax.data.num_vehicle_types != 1:
+        return False
+    return all(len(c) == 1 and len(c[0]) == 1 for c in day.nodes.of_visit.values())
+
+
+def _minimise_fleet(
+    relax: _Relaxation, budget: _Budget, seed: int, shares: tuple[float, float]
+) -> tuple[Any, Any] | None:
+    """Serve every client with one route fewer at a time, PyVRP-style; returns the data
+    with the smallest fleet found feasible and its solution, or ``None``."""
+    import pyvrp
+
+    data = relax.data.replace(
+        clients=[_required(c) for c in relax.data.clients()],
+    )
+    best = _run(data, budget.stop(shares[0]), seed)
+    if not best.is_feasible():
+        return None
+    fleet = data.vehicle_type(0)
+    while not budget.exhausted() and best.num_routes() > 1:
+        smaller = fleet.replace(num_available=best.num_routes() - 1)
+        trial_data = data.replace(vehicle_types=[smaller])
+        routes = sorted(best.routes(), key=lambda r: r.num_clients())[1:]
+        start = pyvrp.Solution(trial_data, [[a.idx for a in r if a.is_client()] for r in routes])
+        trial = _run(trial_data, budget.stop(shares[1], first_feasible=True), seed, start)
+        if not trial.is_feasible():
+            break
+        data, best = trial_data, trial
+    return data, best
+
+
+def _required(client: Any) -> Any:
+    import pyvrp
+
+    return pyvrp.Client(
+        location=client.location,
+        delivery=client.delivery,
+        pickup=client.pickup,
+        service_duration=client.service_duration,
+        tw_early=client.tw_early,
+        tw_late=client.tw_late,
+        required=True,
+    )
+
+
 def seed(
     day: DayModel,
     seed: int,
@@ -221,29 +336,22 @@ def seed(
     """Solve the PyVRP relaxation of ``day``; ``None`` when there is nothing to route.
 
     Bounded by ``max_iterations`` when given (deterministic), else by ``max_runtime_s``;
-    ``should_stop`` is polled every iteration.
+    ``should_stop`` is polled every iteration. With a cost per route and a plain VRPTW
+    (the benchmarks), routes are first removed one at a time while every client can
+    still be served, then the smallest feasible fleet is polished.
     """
-    import pyvrp
-    from pyvrp.stop import MaxIterations, MaxRuntime
-
     if not day.nodes.of_visit:
         return None
     relax = _relaxation(day)
-    limit: Any
-    if max_iterations is not None:
-        limit = MaxIterations(max_iterations)
+    budget = _Budget(max_runtime_s, max_iterations, should_stop)
+    fleet = _minimise_fleet(relax, budget, seed, _FLEET_SHARES) if _fleet_mode(day, relax) else None
+    if fleet is not None:
+        data, start = fleet
+        best = _run(data, budget.stop(1.0), seed, start) if not budget.exhausted() else start
+        if not best.is_feasible():
+            best = start
     else:
-        limit = MaxRuntime(max(0.01, max_runtime_s or 0.0))
-
-    def stop(best_cost: float) -> bool:
-        return bool(limit(best_cost)) or (should_stop is not None and should_stop())
-
-    with warnings.catch_warnings():
-        # PyVRP warns when its penalties saturate on a relaxation it cannot make feasible;
-        # that is expected here (the repair takes over) and must not reach the caller.
-        warnings.simplefilter("ignore")
-        result = pyvrp.solve(relax.data, stop=stop, seed=seed, collect_stats=False, display=False)
-    best = result.best
+        best = _run(relax.data, budget.stop(1.0), seed)
     routes: list[list[int]] = [[] for _ in day.problem.caregivers]
     free = [list(ks) for ks in relax.members]
     n_visit_clients = len(relax.client_nodes)

@@ -50,6 +50,7 @@ this much travel: the dispatcher wants few caregivers' days to change."""
 _SEED_SHARE = 0.8
 _SEED_ITERATIONS_PER_SOLUTION = 20
 _MIN_SEARCH_S = 0.05
+_WRAP_UP_S_PER_VISIT = 0.0008
 _STALL_CHECKS = 20_000
 """With a solution limit, the search also ends after this many limit checks without a new
 solution: a counted (so deterministic) stop for searches that run out of moves."""
@@ -127,7 +128,9 @@ class _Watch:
         should_stop: Callable[[], bool] | None,
     ) -> None:
         self.t0 = time.monotonic()
-        self.deadline = self.t0 + params.time_limit_s
+        # Reading the best solution back and building the plan take time too.
+        margin = min(0.1 * params.time_limit_s, 0.05 + _WRAP_UP_S_PER_VISIT * len(problem.visits))
+        self.deadline = self.t0 + params.time_limit_s - margin
         self.visits = len(problem.visits)
         self.on_progress = on_progress
         self.should_stop = should_stop
