@@ -16,6 +16,8 @@ errors.register(bp)
 
 from app.api import (  # noqa: E402, F401
     agencies,
+    evv,
+    mobile,
     openapi,
     persons,
     plans,

@@ -1,0 +1,169 @@
+"""Request and response shapes of the caregiver app's API (``/api/v1/my``) and of the
+dispatchers' EVV API (``/api/v1/evv``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.api.schemas import Body, Id, Latitude, Longitude, Out
+from app.models import VisitStatus
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+ItemCode = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class PositionIn(Body):
+    """A GPS fix as the browser's Geolocation API gives it."""
+
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: float = Field(ge=0, le=100_000, description="Radius of 68% confidence, metres.")
+
+
+class ConfirmationIn(Body):
+    """The person's or family's confirmation of the visit."""
+
+    method: Literal["pin", "signature"]
+    by: Literal["person", "family"]
+    value: str = Field(
+        min_length=1,
+        max_length=60_000,
+        description="The PIN (4-6 digits, not stored) or the signature as an SVG path.",
+    )
+
+
+class EvvActionIn(Body):
+    """A check-in or check-out made on the phone, possibly sent again later from the outbox."""
+
+    id: str = Field(pattern=UUID_PATTERN, description="Made on the phone (crypto.randomUUID).")
+    visit_id: Id
+    kind: Literal["check_in", "check_out"]
+    occurred_at: AwareDatetime = Field(description="When it happened, by the phone's clock.")
+    position: PositionIn | None = Field(None, description="null when no fix could be had.")
+    items_done: list[ItemCode] = Field(default_factory=list, max_length=30)
+    confirmation: ConfirmationIn | None = None
+
+
+class EvvOut(Out):
+    """A verification record: the six elements of one worker's part in a visit."""
+
+    id: int
+    visit_id: int
+    kind: Literal["evaluation", "approval", "rejection"]
+    outcome: Literal["verified", "exception", "rejected"]
+    reasons: list[str]
+    caregiver_id: int | None
+    volunteer_id: int | None
+    person_id: int
+    items_planned: list[str]
+    items_done: list[str]
+    check_in_at: dt.datetime
+    check_out_at: dt.datetime
+    check_in_distance_m: float | None
+    check_out_distance_m: float | None
+    duration_s: int
+    supersedes_id: int | None
+    decided_by_id: int | None
+    decision_reason: str | None
+    created_at: dt.datetime
+
+
+class EvvActionOut(BaseModel):
+    """What the server made of an action. ``duplicate``: the id was already stored."""
+
+    id: str
+    visit_id: int
+    kind: str
+    state: Literal["applied", "pending", "ignored", "refused"]
+    note: str | None
+    duplicate: bool
+    visit_status: VisitStatus
+    verification: EvvOut | None
+
+
+class ItemOut(BaseModel):
+    code: str
+    name: str
+
+
+class StopOut(BaseModel):
+    visit_id: int
+    visit_ref: str
+    status: VisitStatus
+    planned_start: str | None = Field(description='"HH:MM" from the published plan.')
+    windows: list[list[str]]
+    duration_min: int
+    staff_count: int
+    person_id: int
+    person_name: str
+    address: str
+    location: tuple[float, float]
+    phone: str | None
+    care_notes: str | None
+    items: list[ItemOut]
+    partners: list[str]
+    checked_in_at: dt.datetime | None
+    checked_out_at: dt.datetime | None
+    outcome: str | None
+    reasons: list[str]
+
+
+class NoticeOut(BaseModel):
+    id: int
+    publication_id: int
+    first_affected_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+
+
+class RouteOut(BaseModel):
+    """The worker's route of a day, in visiting order."""
+
+    date: dt.date
+    worker_ref: str
+    worker_name: str
+    publication_id: int | None
+    stops: list[StopOut]
+    notices: list[NoticeOut]
+
+
+class RouteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    date: dt.date | None = Field(None, description="Default: today (Asia/Shanghai).")
+
+
+class DecisionIn(Body):
+    approve: bool
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class QueueItemOut(BaseModel):
+    verification: EvvOut
+    visit_date: dt.date
+    visit_status: VisitStatus
+    windows: list[list[str]]
+    duration_min: int
+    person_name: str
+    worker_name: str
+
+
+class QueueOut(BaseModel):
+    items: list[QueueItemOut]
+
+
+class QueueQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agency_id: Id | None = Field(None, description="Cross-agency roles: one agency (else all).")
+
+
+class VisitEvvOut(BaseModel):
+    """A visit's status and every verification record of it, oldest first."""
+
+    visit_id: int
+    status: VisitStatus
+    verified_at: dt.datetime | None
+    records: list[EvvOut]
