@@ -139,16 +139,20 @@ class Publication(Base):
 
 
 class RouteNotice(Base):
-    """A caregiver's changed route in a publication, and whether they acknowledged it."""
+    """A caregiver's (or volunteer's) changed route in a publication, and whether they
+    acknowledged it."""
 
     __tablename__ = "route_notice"
     __table_args__ = (
         UniqueConstraint("publication_id", "caregiver_id", name="uq_route_notice_pub_caregiver"),
+        UniqueConstraint("publication_id", "volunteer_id", name="uq_route_notice_pub_volunteer"),
+        CheckConstraint("(caregiver_id IS NULL) <> (volunteer_id IS NULL)", name="one_assignee"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     publication_id: Mapped[int] = mapped_column(ForeignKey("publication.id"), index=True)
-    caregiver_id: Mapped[int] = mapped_column(ForeignKey("caregiver.id"), index=True)
+    caregiver_id: Mapped[int | None] = mapped_column(ForeignKey("caregiver.id"), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer.id"), index=True)
     first_affected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -95,13 +95,17 @@ def build_day_problem(
         if (w := _worker_from_caregiver(c, day, absences.get(c.id, ()))) is not None
     ]
     workers += [w for v in _volunteers(session, agency_id) if (w := _worker_from_volunteer(v, day))]
-    tasks = tuple(_task(v) for v in visits if v.id not in over_cap)
+    known = {w.id for w in workers}
+    tasks = tuple(_known_preferred(visit_task(v), known) for v in visits if v.id not in over_cap)
+    task_ids = {t.id for t in tasks}
     problem = DayProblem(
         date=day,
         caregivers=tuple(workers),
         visits=tasks,
         travel=Travel(model="geodesic", detour_factor=DETOUR_FACTOR, speeds_kmh=SPEEDS_KMH),
-        locks=tuple(locks),
+        # A lock carried over from an earlier version may name a visit that was cancelled
+        # or a caregiver now away; the format refuses such references.
+        locks=tuple(lk for lk in locks if lk.visit_id in task_ids and lk.caregiver_id in known),
         weights=Weights(),
     )
     absent_all_day = frozenset(cid for cid, rows in absences.items() if None in rows)
@@ -214,7 +218,8 @@ def _worker_from_volunteer(v: Volunteer, day: dt.date) -> Worker | None:
     )
 
 
-def _task(v: Visit) -> Task:
+def visit_task(v: Visit) -> Task:
+    """The problem's visit for a stored visit (its person loaded)."""
     person = v.person
     return Task(
         id=visit_ref(v.id),
@@ -231,6 +236,13 @@ def _task(v: Visit) -> Task:
         ),
         volunteer_ok=v.volunteer_ok,
     )
+
+
+def _known_preferred(task: Task, known: set[str]) -> Task:
+    # The preferred caregiver may be inactive, away all day or gone to another agency; the
+    # format refuses a reference to a caregiver who is not in the day.
+    kept = tuple(ref for ref in task.preferred_caregivers if ref in known)
+    return task if kept == task.preferred_caregivers else replace(task, preferred_caregivers=kept)
 
 
 def over_cap_visits(
@@ -294,5 +306,6 @@ __all__ = [
     "over_cap_visits",
     "parse_ref",
     "visit_ref",
+    "visit_task",
     "volunteer_ref",
 ]
