@@ -39,6 +39,10 @@ def configure_extensions(app: Flask) -> None:
         message_queue=app.config.get("REDIS_URL"),
         async_mode="threading",
     )
+    from app import jobs, realtime
+
+    jobs.init_app(app)
+    realtime.init_app(app)
 
 
 def configure_blueprints(app: Flask) -> None:
