@@ -114,3 +114,24 @@ MATRIX.update(
         "api.cancel_visit": Row(MANAGERS, "POST", kwargs=_VISIT, json={}),
     }
 )
+
+# Dispatch (app/api/dispatch.py). A past date and unknown ids keep every call a no-op.
+WORKERS = frozenset({Role.CAREGIVER, Role.VOLUNTEER})
+_PAST = {"date": "2020-01-06"}
+_NO_VERSION = {"version_id": 999_999}
+MATRIX.update(
+    {
+        "api.plan_day": Row(MANAGERS, "POST", kwargs=_PAST, json={}),
+        "api.get_job": Row(STAFF, kwargs={"job_id": "no-such-job"}),
+        "api.cancel_job": Row(MANAGERS, "POST", kwargs={"job_id": "no-such-job"}, json={}),
+        "api.get_board": Row(STAFF, kwargs=_PAST),
+        "api.get_version": Row(STAFF, kwargs=_NO_VERSION),
+        "api.compare_versions": Row(STAFF, kwargs={"a": 999_998, "b": 999_999}),
+        "api.edit_version": Row(MANAGERS, "POST", kwargs=_NO_VERSION, json={}),
+        "api.repair_day": Row(MANAGERS, "POST", kwargs=_PAST, json={}),
+        "api.publish_version": Row(MANAGERS, "POST", kwargs=_NO_VERSION, json={}),
+        "api.export_day": Row(STAFF, kwargs=_PAST),
+        "api.override_cap": Row(MANAGERS, "POST", kwargs=_VISIT, json={}),
+        "api.acknowledge_notice": Row(WORKERS, "POST", kwargs={"notice_id": 999_999}, json={}),
+    }
+)
