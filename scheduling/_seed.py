@@ -38,6 +38,8 @@ from ._reasons import caregiver_problem
 from ._routing import COST_SCALE, DayModel
 
 _BIG = 10**9
+_SYNC_SHARE = 0.6
+"""With two-staff visits, share of the seed's budget before their staff are synchronised."""
 _INFEASIBLE_COST = 2**63 - 1
 """PyVRP's cost of an infeasible best solution, as its stopping criteria receive it."""
 _FLEET_SHARES = (0.15, 0.35)
@@ -121,6 +123,8 @@ class _Relaxation:
     data: Any
     members: list[list[int]]
     client_nodes: list[int]
+    pairs: list[tuple[int, int]]
+    """Client indices of the two staff of each single-window two-staff visit."""
 
 
 def _prize(day: DayModel, i: int, copies: int) -> int:
@@ -175,7 +179,13 @@ def _relaxation(day: DayModel) -> _Relaxation:
                 client_nodes.append(n)
     types, members = _vehicle_types(day, which, uses_load, uses_count, len(client_nodes))
     data = pyvrp.ProblemData(locations, clients, depots, types, dists, durs, groups)
-    return _Relaxation(data, members, client_nodes)
+    index = {n: c for c, n in enumerate(client_nodes)}
+    pairs = [
+        (index[copies[0][0]], index[copies[1][0]])
+        for copies in nodes.of_visit.values()
+        if len(copies) == 2 and len(copies[0]) == 1
+    ]
+    return _Relaxation(data, members, client_nodes, pairs)
 
 
 def _vehicle_types(
@@ -312,17 +322,57 @@ def _minimise_fleet(
 
 
 def _required(client: Any) -> Any:
+    return _client_like(client, required=True)
+
+
+def _client_like(client: Any, **changes: Any) -> Any:
     import pyvrp
 
-    return pyvrp.Client(
-        location=client.location,
-        delivery=client.delivery,
-        pickup=client.pickup,
-        service_duration=client.service_duration,
-        tw_early=client.tw_early,
-        tw_late=client.tw_late,
-        required=True,
+    fields = {
+        "location": client.location,
+        "delivery": client.delivery,
+        "pickup": client.pickup,
+        "service_duration": client.service_duration,
+        "tw_early": client.tw_early,
+        "tw_late": client.tw_late,
+        "release_time": client.release_time,
+        "prize": client.prize,
+        "required": client.required,
+        "group": client.group,
+    }
+    fields.update(changes)
+    return pyvrp.Client(**fields)
+
+
+def _synchronise(relax: _Relaxation, best: Any, budget: _Budget, seed: int) -> Any:
+    """Align the two staff of each two-staff visit: pin both to the later of their starts
+    and let PyVRP rearrange the routes around those times, from the current solution."""
+    import pyvrp
+
+    starts: dict[int, int] = {}
+    for route in best.routes():
+        for act in route.schedule():
+            if act.is_client():
+                starts[act.idx] = act.start_time
+    clients = list(relax.data.clients())
+    pinned = 0
+    for a, b in relax.pairs:
+        if a in starts and b in starts:
+            at = max(starts[a], starts[b])
+            clients[a] = _client_like(clients[a], tw_early=at, tw_late=at)
+            clients[b] = _client_like(clients[b], tw_early=at, tw_late=at)
+            pinned += 1
+    if not pinned:
+        return best
+    data = relax.data.replace(clients=clients)
+    start = pyvrp.Solution(
+        data,
+        [
+            pyvrp.Route(data, [a.idx for a in r if a.is_client()], r.vehicle_type())
+            for r in best.routes()
+        ],
     )
+    return _run(data, budget.stop(1.0), seed, start)
 
 
 def seed(
@@ -342,8 +392,8 @@ def seed(
     """
     if not day.nodes.of_visit:
         return None
-    relax = _relaxation(day)
     budget = _Budget(max_runtime_s, max_iterations, should_stop)
+    relax = _relaxation(day)
     fleet = _minimise_fleet(relax, budget, seed, _FLEET_SHARES) if _fleet_mode(day, relax) else None
     if fleet is not None:
         data, start = fleet
@@ -351,7 +401,10 @@ def seed(
         if not best.is_feasible():
             best = start
     else:
-        best = _run(relax.data, budget.stop(1.0), seed)
+        share = _SYNC_SHARE if relax.pairs else 1.0
+        best = _run(relax.data, budget.stop(share), seed)
+        if relax.pairs and not budget.exhausted():
+            best = _synchronise(relax, best, budget, seed)
     routes: list[list[int]] = [[] for _ in day.problem.caregivers]
     free = [list(ks) for ks in relax.members]
     n_visit_clients = len(relax.client_nodes)

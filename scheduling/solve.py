@@ -47,7 +47,7 @@ MOVE_COST_TRAVEL_S = 1800
 """When repairing a previous plan, moving a visit to another caregiver costs as much as
 this much travel: the dispatcher wants few caregivers' days to change."""
 
-_SEED_SHARE = 0.8
+_SEED_SHARE = 0.85
 _SEED_ITERATIONS_PER_SOLUTION = 20
 _MIN_SEARCH_S = 0.05
 _WRAP_UP_S_PER_VISIT = 0.0008
