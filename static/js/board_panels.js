@@ -5,6 +5,17 @@
 import { clock, el, formatNumber, localClock } from "./board_util.js";
 import { windowStart } from "./board_model.js";
 
+/** The optimiser's and checker's texts name caregivers and visits by reference
+ * (cg-7, v-12): show names instead, which is what a dispatcher knows them by. */
+export function withNames(text, model) {
+  return String(text || "").replace(/\b(cg|vol|v)-\d+\b/g, (ref) => {
+    const who = model.caregivers.get(ref);
+    if (who) return who.name;
+    const visit = model.visits.get(ref);
+    return visit ? visit.person_name : ref;
+  });
+}
+
 function figure(key, label, value, hint) {
   return el("div", { class: "kpi", dataset: { kpi: key } },
     el("dt", {}, label),
@@ -80,7 +91,7 @@ export function renderChecks(container, model, view) {
       visitRef && model.visits.has(visitRef)
         ? el("button", { type: "button", class: "linkish", onclick: () => view.onSelect(visitRef) }, model.visits.get(visitRef).person_name)
         : null,
-      el("span", { class: "checks__message" }, v.message));
+      el("span", { class: "checks__message" }, withNames(v.message, model)));
   });
   container.replaceChildren(
     el("p", { class: "checks__bad" }, t("checks_n", { n: violations.length })),
@@ -93,7 +104,7 @@ export function renderUnassigned(container, model, view) {
   const rows = model.unassigned
     .filter((u) => u.visit)
     .sort((a, b) => a.visit.priority - b.visit.priority || windowStart(a.visit) - windowStart(b.visit));
-  const items = rows.map((u) => visitLine(u.visit, u.reason, view));
+  const items = rows.map((u) => visitLine(u.visit, withNames(u.reason, model), view));
   for (const v of overCap) {
     const line = visitLine(v, t("over_cap", { reason: v.over_cap }), view);
     if (view.editable) {

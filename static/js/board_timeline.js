@@ -97,7 +97,7 @@ function row(c, model, view, geo) {
     el("span", { class: "tl__count" }, count ? String(count) : "–"));
   const classes = ["tl__row"];
   if (!route || !count) classes.push("tl__row--idle");
-  if (c.absent) classes.push("tl__row--absent");
+  if (c.absent) classes.push(c.absent.from ? "tl__row--leaves" : "tl__row--absent");
   if (view.focusCaregiver === c.ref) classes.push("tl__row--focus");
   return el("div", { class: classes.join(" "), dataset: { ref: c.ref } }, label, track, ackCell(geo.acks.get(c.ref), view));
 }
