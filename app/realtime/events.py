@@ -8,7 +8,10 @@ their work is committed; ``connect_signals`` forwards each signal here, to its r
 - ``plan_published`` {plan_version_id, publication_id} and ``notice_acknowledged``
   {notice_id, caregiver_ref, acknowledged_at} to the board room;
 - ``route_changed`` {notice_id, date, publication_id, first_affected_at} to the room of
-  each caregiver (``caregiver:<id>``) or volunteer (``volunteer:<id>``) concerned.
+  each caregiver (``caregiver:<id>``) or volunteer (``volunteer:<id>``) concerned;
+- ``visit_status`` {visit_id, visit_ref, status, worker_ref, evv: null | {verification_id,
+  outcome, reasons}, at} to the board room, when a check-in, check-out or a dispatcher's
+  decision moves a visit or verifies it (``app.services.evv_events``).
 
 With ``REDIS_URL`` set the Socket.IO server sends through Redis, so an event emitted by a
 job worker reaches clients connected to any server process.
@@ -20,6 +23,7 @@ from typing import Any
 
 from app.extensions import socketio
 from app.services import dispatch_events as signals
+from app.services import evv_events
 
 EVENTS = {
     "job_progress": signals.job_progress,
@@ -27,6 +31,7 @@ EVENTS = {
     "plan_published": signals.plan_published,
     "route_changed": signals.route_changed,
     "notice_acknowledged": signals.notice_acknowledged,
+    "visit_status": evv_events.visit_status_changed,
 }
 
 
