@@ -6,15 +6,15 @@ from __future__ import annotations
 from flask import Response
 
 from app.api import bp
-from app.api.http import one_json, parse_body, parse_query, spec
+from app.api.http import list_args, one_json, page_json, parse_body, parse_query, spec
 from app.api.mobile_schemas import (
     DecisionIn,
     EvvOut,
     QueueItemOut,
-    QueueOut,
     QueueQuery,
     VisitEvvOut,
 )
+from app.api.schemas import Page
 from app.extensions import db
 from app.models import Role
 from app.security import STAFF_ROLES, allow, user
@@ -25,12 +25,12 @@ MANAGERS = (Role.DISPATCHER, Role.AGENCY_ADMIN)
 
 @bp.get("/v1/evv/exceptions")
 @allow(*STAFF_ROLES)
-@spec(query=QueueQuery, response=QueueOut)  # type: ignore[arg-type]
+@spec(query=QueueQuery, response=Page[QueueItemOut])
 def list_evv_exceptions() -> Response:
     """Visits whose verification found problems, waiting for a decision (oldest first)."""
     query = parse_query(QueueQuery)
-    entries = evv.exception_queue(db.session, user(), query.agency_id)
-    return one_json(QueueOut(items=[queue_item(e) for e in entries]))
+    result = evv.exception_queue(db.session, user(), **list_args(query))
+    return page_json(result, queue_item)
 
 
 @bp.post("/v1/evv/verifications/<int:verification_id>/decision")

@@ -3,11 +3,14 @@ actions of its outbox. Caregivers and volunteers only, each for their own visits
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Response, current_app
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from app.api import bp
-from app.api.http import one_json, parse_body, parse_query, spec
+from app.api.http import one_json, parse_body, spec
 from app.api.mobile_schemas import (
     EvvActionIn,
     EvvActionOut,
@@ -15,7 +18,6 @@ from app.api.mobile_schemas import (
     ItemOut,
     NoticeOut,
     RouteOut,
-    RouteQuery,
     StopOut,
 )
 from app.extensions import db
@@ -23,22 +25,21 @@ from app.models import Role
 from app.security import allow, user
 from app.services import evv, evv_route
 from app.services.dashboard import local_today
+from app.services.errors import ValidationFailed
 from app.services.evv_rules import Position
 
 WORKERS = (Role.CAREGIVER, Role.VOLUNTEER)
 
 
-@bp.get("/v1/my/route")
+@bp.get("/v1/my/days/<day>/route")
 @allow(*WORKERS)
-@spec(query=RouteQuery, response=RouteOut)  # type: ignore[arg-type]
-def my_route() -> Response:
-    """My route of a day (default today): stops in visiting order with what to do there.
+@spec(response=RouteOut)
+def my_route(day: str) -> Response:
+    """My route of a day (``YYYY-MM-DD`` or ``today``): stops in visiting order.
 
     Reading it writes the access log (care notes are health data).
     """
-    query = parse_query(RouteQuery)
-    day = query.date or local_today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    route = evv_route.route_for(db.session, user(), day)
+    route = evv_route.route_for(db.session, user(), parse_day(day))
     return one_json(route_out(route))
 
 
@@ -72,6 +73,16 @@ def record_evv_action() -> Response:
     )
     result = evv.record_action(db.session, user(), data)
     return one_json(action_out(result))
+
+
+def parse_day(text: str) -> dt.date:
+    if text == "today":
+        return local_today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        message = _("Must be a date as YYYY-MM-DD.")
+        raise ValidationFailed(_("Some fields are not valid."), {"date": message}) from None
 
 
 def action_out(result: evv.ActionResult) -> EvvActionOut:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.schemas import Body, Id, Latitude, Longitude, Out
+from app.api.schemas import Body, Id, Latitude, Longitude, Out, Query
 from app.models import VisitStatus
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -129,12 +129,6 @@ class RouteOut(BaseModel):
     notices: list[NoticeOut]
 
 
-class RouteQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    date: dt.date | None = Field(None, description="Default: today (Asia/Shanghai).")
-
-
 class DecisionIn(Body):
     approve: bool
     reason: str = Field(min_length=1, max_length=300)
@@ -150,13 +144,7 @@ class QueueItemOut(BaseModel):
     worker_name: str
 
 
-class QueueOut(BaseModel):
-    items: list[QueueItemOut]
-
-
-class QueueQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class QueueQuery(Query):
     agency_id: Id | None = Field(None, description="Cross-agency roles: one agency (else all).")
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -46,6 +46,7 @@ from app.models import (
     utcnow,
 )
 from app.services import evv_events
+from app.services.crud import PageResult
 from app.services.errors import Conflict, Forbidden, NotFound
 from app.services.evv_rules import (
     Evidence,
@@ -486,29 +487,37 @@ class QueueEntry:
 
 
 def exception_queue(
-    session: Session, u: User, agency_id: int | None = None, limit: int = 200
-) -> list[QueueEntry]:
+    session: Session,
+    u: User,
+    agency_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> PageResult[QueueEntry]:
     """Current exceptions of the user's agency (cross-agency readers: one agency or all),
-    oldest visit first."""
+    oldest visit first, one page of them."""
+    where = [VisitVerification.outcome == "exception", _not_superseded()]
+    if u.role in (Role.AUDITOR, Role.SYS_ADMIN):
+        if agency_id is not None:
+            where.append(VisitVerification.agency_id == agency_id)
+    else:
+        where.append(VisitVerification.agency_id == u.agency_id)
+    total = session.scalar(select(func.count()).select_from(VisitVerification).where(*where))
     stmt = (
         select(VisitVerification, Visit, InsuredPerson.name, Caregiver.name, Volunteer.name)
         .join(Visit, Visit.id == VisitVerification.visit_id)
         .join(InsuredPerson, InsuredPerson.id == VisitVerification.person_id)
         .outerjoin(Caregiver, Caregiver.id == VisitVerification.caregiver_id)
         .outerjoin(Volunteer, Volunteer.id == VisitVerification.volunteer_id)
-        .where(VisitVerification.outcome == "exception", _not_superseded())
+        .where(*where)
         .order_by(Visit.date, VisitVerification.check_in_at, VisitVerification.id)
-        .limit(limit)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     )
-    if u.role in (Role.AUDITOR, Role.SYS_ADMIN):
-        if agency_id is not None:
-            stmt = stmt.where(VisitVerification.agency_id == agency_id)
-    else:
-        stmt = stmt.where(VisitVerification.agency_id == u.agency_id)
-    return [
+    entries = [
         QueueEntry(record, visit, person, cg or vol or "")
         for record, visit, person, cg, vol in session.execute(stmt)
     ]
+    return PageResult(entries, int(total or 0), page, per_page)
 
 
 def visit_evv(session: Session, u: User, visit_id: int) -> tuple[Visit, list[VisitVerification]]:

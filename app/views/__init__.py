@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("views", __name__)
 
-from app.views import board, errors, pages, shell  # noqa: E402, F401  (registers on bp)
+from app.views import board, errors, exceptions, mobile, pages, shell  # noqa: E402, F401

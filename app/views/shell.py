@@ -21,6 +21,8 @@ from app.views.labels import figure_label, panel_label, role_label, status_label
 NAV_ITEMS: list[tuple[str, LazyString]] = [
     ("views.home", _l("Home")),
     ("views.board", _l("Dispatch board")),
+    ("views.exceptions", _l("Visit exceptions")),
+    ("views.mobile_app", _l("My route")),
     ("auth.sessions", _l("My sessions")),
 ]
 

@@ -135,3 +135,23 @@ MATRIX.update(
         "api.acknowledge_notice": Row(WORKERS, "POST", kwargs={"notice_id": 999_999}, json={}),
     }
 )
+
+# Caregiver app and verified visits (app/views/mobile.py, app/views/exceptions.py,
+# app/api/mobile.py, app/api/evv.py).
+MATRIX.update(
+    {
+        "views.mobile_app": Row(WORKERS),
+        "views.service_worker": public(),
+        "views.exceptions": Row(STAFF),
+        "views.decide_exception": Row(
+            MANAGERS, "POST", kwargs={"verification_id": 999_999}, json={}
+        ),
+        "api.my_route": Row(WORKERS, kwargs={"day": "today"}),
+        "api.record_evv_action": Row(WORKERS, "POST", json={}),
+        "api.list_evv_exceptions": Row(STAFF),
+        "api.decide_evv_exception": Row(
+            MANAGERS, "POST", kwargs={"verification_id": 999_999}, json={}
+        ),
+        "api.get_visit_evv": Row(STAFF, kwargs=_VISIT),
+    }
+)

@@ -41,7 +41,7 @@ def test_route_lists_my_visits_in_window_order_and_logs_the_health_read(
     assign(session, early, caregiver=ew.w.caregiver)
     session.commit()
     client = client_for(app, session, ew.user)
-    r = client.get("/api/v1/my/route")
+    r = client.get("/api/v1/my/days/today/route")
     assert r.status_code == 200, r.json
     data = r.json
     assert data["date"] == ew.w.today.isoformat()
@@ -78,7 +78,7 @@ def test_route_follows_the_published_plan_order(app: Flask, session: Session, ew
     session.flush()
     session.add(Publication(plan_version_id=version.id, agency_id=ew.w.agency.id, date=ew.w.today))
     session.commit()
-    data = client_for(app, session, ew.user).get("/api/v1/my/route").json
+    data = client_for(app, session, ew.user).get("/api/v1/my/days/today/route").json
     assert [(s["visit_id"], s["planned_start"]) for s in data["stops"]] == [
         (ew.visit.id, "08:05"),
         (early.id, "10:20"),

@@ -134,7 +134,7 @@ def test_a_check_in_two_km_away_is_an_exception_for_the_queue(
 
 
 def evv_queue(session: Session, world: EvvWorld) -> list[evv.QueueEntry]:
-    return evv.exception_queue(session, world.w.users[Role.DISPATCHER])
+    return evv.exception_queue(session, world.w.users[Role.DISPATCHER]).items
 
 
 def test_approving_an_exception_adds_a_record_and_verifies_the_visit(
