@@ -24,6 +24,9 @@ const state = {
   compare: null,
   moved: new Set(),
   jobLimit: 0,
+  jobStarted: 0,
+  progress: {},
+  ticker: null,
   busy: false,
 };
 
@@ -181,32 +184,44 @@ const tracker = new JobTracker(config.api, config.agencyQuery, {
   onEnd: jobEnded,
 });
 
+// The solver reports only when it finds a better plan, which may take seconds: the
+// clock and the bar tick locally in between, never behind the solver's own figure.
+const TICK_MS = 250;
+
 function showProgress(p) {
   const box = $("job");
   if (!box) return;
+  state.progress = { ...state.progress, ...p };
   box.hidden = false;
+  const shown = state.progress;
   const limit = state.jobLimit || 1;
-  const elapsed = Number(p.elapsed_s || 0);
+  const local = (performance.now() - state.jobStarted) / 1000;
+  const elapsed = Math.min(limit, Math.max(Number(shown.elapsed_s || 0), shown.status === "queued" ? 0 : local));
   $("job-fill").style.width = `${Math.min(100, (100 * elapsed) / limit)}%`;
-  const parts = [p.status === "queued" ? t("job_queued") : t("job_running"),
+  const parts = [shown.status === "queued" ? t("job_queued") : t("job_running"),
     t("job_elapsed", { elapsed: formatNumber(elapsed, config.locale, 1), limit })];
-  if (p.visits) parts.push(t("job_assigned", { assigned: p.assigned, visits: p.visits }));
-  if (p.objective !== null && p.objective !== undefined) {
-    parts.push(t("job_cost", { cost: formatNumber(p.objective, config.locale) }));
+  if (shown.visits) parts.push(t("job_assigned", { assigned: shown.assigned, visits: shown.visits }));
+  if (shown.objective !== null && shown.objective !== undefined) {
+    parts.push(t("job_cost", { cost: formatNumber(shown.objective, config.locale) }));
   }
   $("job-text").textContent = parts.join(" · ");
 }
 
 function startJob(jobId, limit, text) {
   state.jobLimit = limit;
+  state.jobStarted = performance.now();
+  state.progress = { status: "queued", elapsed_s: 0 };
+  window.clearInterval(state.ticker);
+  state.ticker = window.setInterval(() => showProgress({}), TICK_MS);
   tracker.start(jobId);
-  showProgress({ status: "queued", elapsed_s: 0 });
+  showProgress({});
   $("board").dataset.job = "running";
   say(text);
   render();
 }
 
 async function jobEnded(job) {
+  window.clearInterval(state.ticker);
   $("job").hidden = true;
   delete $("board").dataset.job;
   try {
