@@ -385,13 +385,13 @@ def mark_absent(
 ) -> tuple[DayProblem, DayPlan]:
     """The caregiver leaves at ``from_s`` (None: all day): later visits become unassigned.
 
-    Visits that end by ``from_s`` stay on the route; the shift ends at ``from_s``.
+    The shift ends at ``from_s`` (a break that no longer fits is not owed); the route keeps
+    the longest run of its first visits that can still be served and the way home made
+    by then.
     """
     c = _known_caregiver(problem, caregiver_id)
     route = _route_of(plan, caregiver_id)
     cut = c.shift[0] if from_s is None else max(c.shift[0], min(c.shift[1], from_s))
-    kept = [s.visit_id for s in route.stops if from_s is not None and s.end_s <= from_s]
-    lost = [s.visit_id for s in route.stops if s.visit_id not in kept]
     if cut > c.shift[0]:
         worker = dataclasses.replace(
             c, shift=(c.shift[0], cut), breaks=clip_breaks(c.breaks, c.shift[0], cut)
@@ -408,15 +408,16 @@ def mark_absent(
             dataclasses.replace(v, excluded_caregivers=v.excluded_caregivers | {c.id})
             for v in problem.visits
         )
+    shortened = dataclasses.replace(problem, caregivers=caregivers, visits=visits)
+    legs = Legs(shortened)
+    timed = _longest_feasible_start(shortened, plan, route, legs) if cut > c.shift[0] else None
+    kept = {s.visit_id for s in timed.route.stops} if timed else set()
+    lost = [s.visit_id for s in route.stops if s.visit_id not in kept]
     locks = tuple(
         lk for lk in problem.locks if not (lk.caregiver_id == c.id and lk.visit_id in lost)
     )
-    new_problem = dataclasses.replace(problem, caregivers=caregivers, visits=visits, locks=locks)
-    legs = Legs(new_problem)
-    timed = retime(
-        new_problem, c.id, kept, legs, lower=_lower(route), pinned=_pins(new_problem, plan)
-    )
-    changed = {c.id: timed.route}
+    new_problem = dataclasses.replace(shortened, locks=locks)
+    changed = {c.id: timed.route if timed else Route(c.id)}
     unassigned = list(plan.unassigned)
     why = f"{c.id} is absent" + (f": {reason}" if reason else "")
     unassigned += [Unassigned(v, why) for v in lost if len(serving(plan, v)) == 1]
@@ -427,6 +428,17 @@ def mark_absent(
                 changed[cid] = _retime_without(new_problem, plan, cid, v, legs)
                 unassigned.append(Unassigned(v, why))
     return new_problem, with_routes(new_problem, plan, changed, unassigned)
+
+
+def _longest_feasible_start(problem: DayProblem, plan: DayPlan, route: Route, legs: Legs) -> Timed:
+    """The route cut to its longest run of first stops that still keeps every rule."""
+    ids = [s.visit_id for s in route.stops]
+    pins = _pins(problem, plan)
+    for k in range(len(ids), 0, -1):
+        timed = retime(problem, route.caregiver_id, ids[:k], legs, lower=_lower(route), pinned=pins)
+        if timed.ok:
+            return timed
+    return Timed(Route(route.caregiver_id), True)
 
 
 NO_ROOM = "no caregiver has room for it without re-planning: move it or re-optimise"
