@@ -26,6 +26,8 @@ demo: install translations
 	$(FLASK) demo load --seed $(SEED) --if-empty
 	$(FLASK) visits generate --date $(TODAY)
 	$(FLASK) visits generate --date $(TOMORROW)
+	$(FLASK) plan day --all-agencies --date $(TODAY) --time-limit 20 --if-unplanned
+	$(FLASK) plan day --all-agencies --date $(TOMORROW) --time-limit 20 --if-unplanned
 	$(FLASK) demo logins
 	HOST=$(HOST) PORT=$(PORT) $(PY) wsgi.py
 

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models import Agency, PlanVersion
 from app.services import dispatch
 from app.services.dispatch_repair import RepairBench, busiest_after, measure_repair
+from app.services.dispatch_versions import latest
 from scheduling import (
     DayPlan,
     DayProblem,
@@ -88,10 +89,18 @@ def _kpi_line(version: PlanVersion) -> str:
     show_default=True,
     help="Solver time limit per agency, in seconds.",
 )
-def day_command(agency_code: str | None, every: bool, day: dt.date, time_limit: float) -> None:
+@click.option(
+    "--if-unplanned", "if_unplanned", is_flag=True, help="Skip agencies whose day has a plan."
+)
+def day_command(
+    agency_code: str | None, every: bool, day: dt.date, time_limit: float, if_unplanned: bool
+) -> None:
     """Optimise DATE for an agency (or all) now and store the plan as a new version."""
     failed = False
     for agency in _agencies(agency_code, every):
+        if if_unplanned and (current := latest(db.session, agency.id, day)) is not None:
+            click.echo(f"{agency.code} {day}: already planned, {_kpi_line(current)}")
+            continue
         job = dispatch.plan_now(db.session, agency, day, time_limit)
         if job.status != "succeeded" or job.plan_version_id is None:
             failed = True
