@@ -140,6 +140,8 @@ def merge_windows(windows: Sequence[Window]) -> tuple[Window, ...]:
 def _eligibility(problem: DayProblem, v: Visit, usable: Set[int]) -> tuple[list[int], str]:
     """Caregivers eligible for ``v`` and, when there are none, why."""
     cgs = problem.caregivers
+    if not cgs:
+        return [], "no caregiver works on this day"
     skills = sorted(v.skills)
     cand = [k for k in range(len(cgs)) if v.skills <= cgs[k].skills]
     if not cand:

@@ -372,7 +372,7 @@ def _synchronise(relax: _Relaxation, best: Any, budget: _Budget, seed: int) -> A
             for r in best.routes()
         ],
     )
-    return _run(data, budget.stop(1.0), seed, start)
+    return _run(data, budget.stop(1.0 - _SYNC_SHARE), seed, start)
 
 
 def seed(

@@ -33,9 +33,9 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from . import _seed
 from ._construct import construct
 from ._extract import RouteNodes, read_routes, to_plan
-from ._reasons import analyse
+from ._reasons import VisitScope, analyse
 from ._routing import COST_SCALE, DayModel, ModelOptions, build
-from .problem import DayPlan, DayProblem, SolverInfo
+from .problem import DayPlan, DayProblem, Kpis, SolverInfo, Unassigned
 from .travel import TravelTimes, build_travel_times
 
 __all__ = ["ENGINES", "Progress", "SolveParams", "solve"]
@@ -324,6 +324,19 @@ def _solve_portfolio(
     return (improved if improved is not None else first), name
 
 
+def _empty_plan(
+    problem: DayProblem, scopes: Sequence[VisitScope], params: SolveParams, watch: _Watch
+) -> DayPlan:
+    unassigned = tuple(
+        Unassigned(v.id, s.reason or "no caregiver works on this day")
+        for v, s in zip(problem.visits, scopes, strict=True)
+    )
+    kpis = Kpis(visits=len(problem.visits), assigned=0, travel_s=0, continuity_rate=1.0)
+    wall = time.monotonic() - watch.t0
+    info = SolverInfo("careroute (no caregiver)", params.time_limit_s, wall, 0)
+    return DayPlan((), unassigned, kpis, info)
+
+
 def solve(
     problem: DayProblem,
     params: SolveParams = SolveParams(),
@@ -370,6 +383,9 @@ def solve(
         moved_cost=MOVE_COST_TRAVEL_S * problem.weights.travel_per_min if hint else 0,
         previous=_previous(problem, hint) if hint is not None else {},
     )
+    if not problem.caregivers:
+        # OR-Tools cannot hold a model without vehicles; every visit has its reason already.
+        return _empty_plan(problem, scopes, params, watch)
     day = build(problem, travel, scopes, options)
     if params.engine == "plain":
         assignment, name = _solve_plain(day, params, watch)

@@ -31,7 +31,7 @@ from scheduling.solve import Progress, SolveParams, solve
 
 STEP_S = 300
 N_PLACES = 12
-FAST = SolveParams(time_limit_s=20.0, solution_limit=30)
+FAST = SolveParams(time_limit_s=20.0, solution_limit=10)
 
 
 def hm(h: int, m: int = 0) -> int:
@@ -186,6 +186,22 @@ def test_two_staff_visit_with_one_eligible_caregiver_is_dropped() -> None:
     assert reason(plan, "pair") == "needs 2 staff, only 1 eligible caregiver (a)"
 
 
+def test_two_staff_visit_locked_to_both_caregivers_at_a_time() -> None:
+    problem = day(
+        [cg("a", 0), cg("b", 3), cg("c", 6)],
+        [visit("pair", 2, staff=2)],
+        locks=[Lock("pair", "c", hm(10)), Lock("pair", "a", hm(10))],
+    )
+    plan = checked(problem)
+    assert sorted(stop_of(plan, "pair")) == [("a", hm(10)), ("c", hm(10))]
+
+
+def test_day_without_caregivers_lists_every_visit() -> None:
+    problem = dataclasses.replace(day([cg("a")], [visit("v1", 1), visit("v2", 2)]), caregivers=())
+    plan = checked(problem)
+    assert [u.reason for u in plan.unassigned] == ["no caregiver works on this day"] * 2
+
+
 def test_break_falls_between_two_visits() -> None:
     problem = day(
         [cg("a", breaks=(Break((hm(11), hm(12)), 1800),))],
@@ -322,7 +338,7 @@ def test_should_stop_cancels_and_returns_a_valid_plan() -> None:
 
 
 def test_same_plan_twice_with_a_solution_limit(small_day: DayProblem) -> None:
-    params = SolveParams(time_limit_s=60.0, solution_limit=15, seed=4)
+    params = SolveParams(time_limit_s=60.0, solution_limit=10, seed=4)
     first = checked(small_day, params)
     second = checked(small_day, params)
     assert first.routes == second.routes
@@ -332,7 +348,7 @@ def test_same_plan_twice_with_a_solution_limit(small_day: DayProblem) -> None:
 
 def test_progress_reports_improving_objectives(small_day: DayProblem) -> None:
     seen: list[Progress] = []
-    checked(small_day, SolveParams(time_limit_s=60.0, solution_limit=40), on_progress=seen.append)
+    checked(small_day, SolveParams(time_limit_s=60.0, solution_limit=15), on_progress=seen.append)
     assert seen
     objectives = [p.objective for p in seen]
     assert objectives == sorted(objectives, reverse=True)
@@ -341,14 +357,14 @@ def test_progress_reports_improving_objectives(small_day: DayProblem) -> None:
 
 
 def test_repair_with_an_unchanged_day_moves_nothing(small_day: DayProblem) -> None:
-    params = SolveParams(time_limit_s=60.0, solution_limit=30)
+    params = SolveParams(time_limit_s=60.0, solution_limit=10)
     before = checked(small_day, params)
     after = checked(small_day, params, hint=before)
     assert served_by(after) == served_by(before)
 
 
 def test_repair_after_a_sick_call_keeps_the_other_caregivers_days(small_day: DayProblem) -> None:
-    params = SolveParams(time_limit_s=60.0, solution_limit=30)
+    params = SolveParams(time_limit_s=60.0, solution_limit=10)
     before = checked(small_day, params)
     sick = max(before.routes, key=lambda r: len(r.stops))
     day_after = dataclasses.replace(
