@@ -405,6 +405,13 @@ function onJobFinished(event) {
   else if (tracker.remember(event) && event.status === "succeeded") onPublished();
 }
 
+function onVisitStatus(event) {
+  const visit = state.day && state.day.visits.find((v) => v.ref === event.visit_ref);
+  if (!visit || visit.status === event.status) return;
+  visit.status = event.status;
+  render();
+}
+
 function setLive(on) {
   $("live").dataset.live = on ? "on" : "off";
   $("live").title = on ? t("live_on") : t("live_off");
@@ -452,6 +459,7 @@ async function start() {
     job_finished: onJobFinished,
     plan_published: onPublished,
     notice_acknowledged: onAcknowledged,
+    visit_status: onVisitStatus,
   }, setLive);
   try {
     await loadDay();

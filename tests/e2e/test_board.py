@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Agency, User
+from app.realtime import events
 from tests.e2e.conftest import VIEWPORT, LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -228,6 +229,25 @@ def test_dispatcher_plans_edits_compares_and_publishes_the_day(
     ack_cell = f".tl__row[data-ref='{notice['caregiver_ref']}'] .tl__ack--done"
     page.wait_for_selector(ack_cell)
     assert page.locator(ack_cell).inner_text().startswith("✓")
+
+    # A check-in elsewhere reaches the board as a visit_status event: the block turns "started".
+    started = stops_of(chosen["plan"])
+    started_ref, started_by = next(iter(started.items()))
+    events.emit(
+        "visit_status",
+        f"board:{board['agency']['id']}:{day}",
+        {
+            "visit_id": int(started_ref[2:]),
+            "visit_ref": started_ref,
+            "status": "in_progress",
+            "worker_ref": started_by,
+            "evv": None,
+            "at": None,
+        },
+    )
+    page.wait_for_selector(
+        f".tl__row[data-ref='{started_by}'] .tl__visit--done[data-ref='{started_ref}']"
+    )
 
 
 def test_auditor_reads_any_agency_board_in_english_without_controls(
