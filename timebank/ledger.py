@@ -29,7 +29,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Dialect, Row, bindparam, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Dialect,
+    Row,
+    and_,
+    bindparam,
+    case,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -92,7 +104,6 @@ _TRANSFERS_STATE = select(transfers).where(
     )
 )
 _INSERT_TRANSFERS = transfers.insert()
-_INSERT_ENTRIES = entries.insert()
 
 _ID_MAX_LEN = 128
 _USER_DATA_MAX_LEN = 256
@@ -725,7 +736,7 @@ _UPDATE_ACCOUNT = (
 
 
 def _transfer_row(t: Transfer) -> dict[str, object]:
-    row = dataclasses.asdict(t)
+    row = dict(vars(t))  # shallow: asdict() deep-copies every value
     row["code"] = t.code.value
     row["kind"] = t.kind.value
     return row
@@ -734,35 +745,97 @@ def _transfer_row(t: Transfer) -> dict[str, object]:
 def _write(executor: Executor, batch: _Batch, locked: Mapping[int, Account]) -> None:
     if not batch.written:
         return
-    executor.execute(_INSERT_TRANSFERS, [_transfer_row(t) for t, _, _ in batch.written])
-    executor.execute(
-        _INSERT_ENTRIES,
-        [dataclasses.asdict(e) for _, debit, credit in batch.written for e in (debit, credit)],
-    )
+    rows = [_transfer_row(t) for t, _, _ in batch.written]
+    # A single row goes as one statement: an executemany costs a pipeline sync on psycopg.
+    executor.execute(_INSERT_TRANSFERS, rows[0] if len(rows) == 1 else rows)
+    _write_entries_and_accounts(executor, batch, locked)
+
+
+def _write_entries_and_accounts(
+    executor: Executor, batch: _Batch, locked: Mapping[int, Account]
+) -> None:
+    # One statement per transfer for its two legs, debit first: SQLite runs the balance
+    # trigger row by row, when the credit leg arrives.
+    for _, debit, credit in batch.written:
+        pair = {f"{name}_d": value for name, value in vars(debit).items()}
+        pair.update({f"{name}_c": value for name, value in vars(credit).items()})
+        executor.execute(_INSERT_ENTRY_PAIR, pair)
     changes = [
-        {
-            "b_id": account_id,
-            "b_old_version": old.version,
-            "b_dp": new.debits_pending_min,
-            "b_dP": new.debits_posted_min,
-            "b_cp": new.credits_pending_min,
-            "b_cP": new.credits_posted_min,
-            "b_version": new.version,
-            "b_head": new.head_hash,
-        }
+        (old, new)
         for account_id, old in locked.items()
         if (new := batch.accounts[account_id]).version != old.version
     ]
-    # One executemany (a single pipelined round trip on psycopg) when the driver reports
-    # the total row count, else one statement per account.
-    if len(changes) > 1 and _dialect(executor).supports_sane_multi_rowcount:
-        groups = [changes]
+    # The usual two accounts in one statement; otherwise one statement per account.
+    if len(changes) == 2:
+        params = {**_update_params(*changes[0], "1"), **_update_params(*changes[1], "2")}
+        groups = [(_UPDATE_TWO_ACCOUNTS, params, 2)]
     else:
-        groups = [[change] for change in changes]
-    for group in groups:
-        result = executor.execute(_UPDATE_ACCOUNT, group)
-        if cast(CursorResult[Any], result).rowcount != len(group):
+        groups = [(_UPDATE_ACCOUNT, _update_params(old, new, ""), 1) for old, new in changes]
+    for statement, values, expected in groups:
+        result = executor.execute(statement, values)
+        if cast(CursorResult[Any], result).rowcount != expected:
             raise LedgerConflictError("an account changed under the ledger's lock")
+
+
+def _update_params(old: Account, new: Account, suffix: str) -> dict[str, object]:
+    return {
+        f"b_id{suffix}": old.id,
+        f"b_old_version{suffix}": old.version,
+        f"b_dp{suffix}": new.debits_pending_min,
+        f"b_dP{suffix}": new.debits_posted_min,
+        f"b_cp{suffix}": new.credits_pending_min,
+        f"b_cP{suffix}": new.credits_posted_min,
+        f"b_version{suffix}": new.version,
+        f"b_head{suffix}": new.head_hash,
+    }
+
+
+def _two_account_update() -> Any:
+    """Update two accounts at once, each guarded by its old version (compare-and-set)."""
+
+    def pick(column: str, name: str) -> Any:
+        kind = accounts.c[column].type
+        return case(
+            (accounts.c.id == bindparam("b_id1"), bindparam(f"{name}1", type_=kind)),
+            else_=bindparam(f"{name}2", type_=kind),
+        )
+
+    guard = or_(
+        and_(
+            accounts.c.id == bindparam("b_id1"), accounts.c.version == bindparam("b_old_version1")
+        ),
+        and_(
+            accounts.c.id == bindparam("b_id2"), accounts.c.version == bindparam("b_old_version2")
+        ),
+    )
+    return (
+        update(accounts)
+        .where(guard)
+        .values(
+            debits_pending_min=pick("debits_pending_min", "b_dp"),
+            debits_posted_min=pick("debits_posted_min", "b_dP"),
+            credits_pending_min=pick("credits_pending_min", "b_cp"),
+            credits_posted_min=pick("credits_posted_min", "b_cP"),
+            version=pick("version", "b_version"),
+            head_hash=pick("head_hash", "b_head"),
+        )
+    )
+
+
+_UPDATE_TWO_ACCOUNTS = _two_account_update()
+
+
+def _entry_pair_statement() -> Any:
+    # Text for the same reason as _INSERT_NEW: multi-row VALUES inserts are not cached.
+    names = [c.name for c in entries.c]
+    rows = ", ".join(f"({', '.join(f':{n}_{side}' for n in names)})" for side in "dc")
+    sql = f"INSERT INTO {entries.name} ({', '.join(names)}) VALUES {rows}"
+    return text(sql).bindparams(
+        *(bindparam(f"{c.name}_{side}", type_=c.type) for side in "dc" for c in entries.c)
+    )
+
+
+_INSERT_ENTRY_PAIR = _entry_pair_statement()
 
 
 def create_transfers(
@@ -799,6 +872,10 @@ def create_transfers(
     when = as_utc(now)
     if not specs:
         return []
+    if len(specs) == 1:
+        fast = _create_single(executor, specs[0], when)
+        if fast is not None:
+            return [fast]
     referenced = _referenced_ids(specs)
     refs = get_transfers(executor, referenced) if referenced else {}
     locked = lock_accounts(executor, _account_ids(specs, refs))
@@ -809,3 +886,51 @@ def create_transfers(
         batch = _run_chain(specs, chain, batch, when, results)
     _write(executor, batch, locked)
     return [r for r in results if r is not None]
+
+
+def _create_single(
+    executor: Executor, spec: TransferSpec, now: dt.datetime
+) -> TransferResult | None:
+    """The common case in fewer statements: a lone transfer that references no other.
+
+    It skips the lookup of existing ids: the insert itself (``ON CONFLICT DO NOTHING``)
+    tells whether the id is new. Returns None, having written nothing, whenever the full
+    path must decide (the id exists, the transfer fails, or it references another).
+    """
+    if spec.pending_id is not None or spec.reverses_id is not None or spec.linked:
+        return None
+    try:
+        _validate(spec)
+    except _Failed:
+        return None
+    locked = lock_accounts(executor, _account_ids([spec], {}))
+    batch = _Batch(dict(locked), {}, {}, set(), [])
+    try:
+        _, transfer = _prepare(spec, batch, spec.id, now)
+    except _Failed:
+        return None  # an existing id takes precedence over the failure: let the full path see
+    inserted = executor.execute(_INSERT_NEW, _transfer_row(transfer)).first()
+    if inserted is None:
+        return None
+    _write_entries_and_accounts(executor, batch, locked)
+    return TransferResult(spec.id, Outcome.CREATED, transfer)
+
+
+def _insert_new_statement() -> Any:
+    # Written as text because the dialects' INSERT ... ON CONFLICT constructs are not
+    # cacheable in SQLAlchemy 2.0 (recompiled on every call); the syntax is the same on
+    # SQLite and PostgreSQL, and the typed bind parameters keep the UTC conversion.
+    names = [c.name for c in transfers.c]
+    sql = (
+        f"INSERT INTO {transfers.name} ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + n for n in names)}) "
+        "ON CONFLICT (id) DO NOTHING RETURNING id"
+    )
+    return (
+        text(sql)
+        .bindparams(*(bindparam(c.name, type_=c.type) for c in transfers.c))
+        .columns(transfers.c.id)
+    )
+
+
+_INSERT_NEW = _insert_new_statement()

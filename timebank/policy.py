@@ -83,6 +83,11 @@ _DAY_S = 24 * 3600
 _SYSTEM_ACCOUNTS = select(accounts).where(
     accounts.c.ledger == bindparam("ledger"), accounts.c.owner_ref == SYSTEM_OWNER
 )
+_LEGS_OF = (
+    select(entries.c.account_id, entries.c.posted_delta_min, entries.c.balance_after_min)
+    .where(entries.c.transfer_id == bindparam("transfer_id"))
+    .order_by(entries.c.side.desc())
+)
 _RESOLUTION = transfers.alias("resolution")
 _EXPIRED_HOLDS = (
     select(transfers.c.id)
@@ -756,11 +761,7 @@ def correct(
     if not result.ok or result.transfer is None:
         return Correction(result, original, ())
     t = result.transfer
-    rows = session.execute(
-        select(entries.c.account_id, entries.c.posted_delta_min, entries.c.balance_after_min)
-        .where(entries.c.transfer_id == t.id)
-        .order_by(entries.c.side.desc())
-    ).all()
+    rows = session.execute(_LEGS_OF, {"transfer_id": t.id}).all()
     owners = lock_accounts(session, [row.account_id for row in rows])
     parties = tuple(
         Party(

@@ -68,11 +68,13 @@ _TRANSFERS_WITH_LEGS = (
         )
     )
     .order_by(transfers.c.id)
+    .execution_options(yield_per=_BATCH)
 )
 _HISTORIES = (
     select(entries, transfers.c.hash)
     .select_from(entries.outerjoin(transfers, transfers.c.id == entries.c.transfer_id))
     .order_by(entries.c.account_id, entries.c.version)
+    .execution_options(yield_per=_BATCH)
 )
 
 
@@ -131,7 +133,7 @@ class _Problems:
 
 
 def _stream(session: Executor, statement: Any) -> Iterator[Any]:
-    yield from session.execute(statement.execution_options(yield_per=_BATCH))
+    yield from session.execute(statement)
 
 
 def _load_accounts(session: Executor) -> dict[int, Account]:
