@@ -65,6 +65,7 @@ def mobile_config(u: User) -> dict[str, Any]:
         "logoutUrl": url_for("auth.logout"),
         "loginUrl": url_for("auth.login"),
         "swUrl": url_for("views.service_worker"),
+        "timezone": current_app.config["BABEL_DEFAULT_TIMEZONE"],
         "locale": "en" if str(get_locale() or "").startswith("en") else "zh-CN",
     }
 

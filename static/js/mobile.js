@@ -33,7 +33,12 @@ function el(tag, attrs = {}, ...children) {
 }
 
 function clock(iso) {
-  return new Date(iso).toLocaleTimeString(config.locale, { hour: "2-digit", minute: "2-digit" });
+  // The agency's time zone, whatever the phone's setting.
+  return new Date(iso).toLocaleTimeString(config.locale, {
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZone: config.timezone,
+  });
 }
 
 function toast(message) {
@@ -181,7 +186,7 @@ function position() {
     navigator.geolocation.getCurrentPosition(
       (p) => resolve({ lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: Math.round(p.coords.accuracy * 10) / 10 }),
       () => resolve(null),
-      { enableHighAccuracy: true, timeout: 15_000, maximumAge: 30_000 },
+      { enableHighAccuracy: true, timeout: 15_000, maximumAge: 0 },
     );
   });
 }
@@ -209,12 +214,20 @@ async function act(stop, kind, card) {
   saveRoute(config.userId, config.today, state.route);
   render();
   await outbox.add(action);
-  toast(outbox.pending.length ? t("queued") : t("sent"));
+  if (outbox.pending.length) {
+    toast(t("queued"));
+  } else {
+    toast(t("sent"));
+    loadFromServer();
+  }
 }
 
 function onAnswer(action, answer) {
   const stop = state.route?.stops.find((s) => s.visit_id === action.visit_id);
   if (!stop) return;
+  // The route may have been re-read while the action was on its way: keep what it did.
+  const stamp = action.kind === "check_in" ? "checked_in_at" : "checked_out_at";
+  if (answer.state !== "refused") stop[stamp] = stop[stamp] || action.occurred_at;
   stop.status = answer.visit_status || stop.status;
   if (answer.verification) {
     stop.outcome = answer.verification.outcome;
