@@ -347,6 +347,7 @@ def construct(
         else:
             singles.append(i)
     _regret_insert(builder, singles, should_stop, deadline)
+    _insert_by_ejection(builder, should_stop, deadline)
     return builder.routes
 
 
@@ -473,6 +474,80 @@ def _regret_insert(
                     options[j].pop(ins.k, None)
                 else:
                     options[j][ins.k] = new
+
+
+def _insert_by_ejection(
+    builder: Builder, should_stop: Callable[[], bool] | None, deadline: float | None
+) -> None:
+    """Serve a left-out single-staff visit in place of a less urgent one.
+
+    For each visit still out, best priority first, find the route, the visit of a lower
+    priority on it and the position that gain the most when swapped; the visit pushed out
+    is then inserted elsewhere if it fits anywhere.
+    """
+    day = builder.day
+    placed = {day.nodes.visit[n] for r in builder.routes for n in r}
+    left = [
+        i
+        for i in _visit_order(day)
+        if i not in placed and len(day.nodes.of_visit[i]) == 1 and not day.scopes[i].locked
+    ]
+    left.sort(key=lambda i: day.problem.visits[i].priority)
+    for i in left:
+        if (should_stop is not None and should_stop()) or (
+            deadline is not None and time.monotonic() > deadline
+        ):
+            return
+        swap = _best_swap(builder, i)
+        if swap is None:
+            continue
+        k, route, out = swap
+        builder.routes[k] = route
+        j = day.nodes.visit[out]
+        found = [
+            ins
+            for kk in day.scopes[j].allowed
+            if (ins := builder.best_in_route(kk, day.nodes.of_visit[j][0])) is not None
+        ]
+        if found:
+            builder.insert(min(found, key=lambda x: x.cost))
+
+
+def _movable(builder: Builder, n: int) -> bool:
+    """A visit that may be pushed out: single staff, not locked, not pinned."""
+    i = builder.day.nodes.visit[n]
+    return (
+        len(builder.day.nodes.of_visit[i]) == 1
+        and not builder.day.scopes[i].locked
+        and n not in builder.pinned
+    )
+
+
+def _best_swap(builder: Builder, i: int) -> tuple[int, list[int], int] | None:
+    """The route, its new sequence and the node pushed out that serve visit ``i`` at the
+    largest gain, or ``None`` when no swap gains."""
+    timer = builder.timer
+    alternatives = builder.day.nodes.of_visit[i][0]
+    price = builder.price[alternatives[0]]
+    best: tuple[int, int, list[int], int] | None = None
+    for k in builder.day.scopes[i].allowed:
+        veh = timer.vehicles[k]
+        seq = builder.routes[k]
+        for q, out in enumerate(seq):
+            if builder.price[out] >= price or not _movable(builder, out):
+                continue
+            base = seq[:q] + seq[q + 1 :]
+            for n in alternatives:
+                for p in range(len(base) + 1):
+                    gain = price - builder.price[out] - builder.arc_delta(veh, base, p, n) // 60
+                    if best is not None and gain <= best[0]:
+                        continue
+                    trial = base[:p] + [n] + base[p:]
+                    if timer.feasible(veh, trial, builder.pinned) is not None:
+                        best = (gain, k, trial, out)
+    if best is None or best[0] <= 0:
+        return None
+    return best[1], best[2], best[3]
 
 
 def _pick(

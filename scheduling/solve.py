@@ -50,7 +50,8 @@ this much travel: the dispatcher wants few caregivers' days to change."""
 _SEED_SHARE = 0.85
 _SEED_ITERATIONS_PER_SOLUTION = 20
 _MIN_SEARCH_S = 0.05
-_WRAP_UP_S_PER_VISIT = 0.0008
+_READ_LIMIT_S = 60.0
+_WRAP_UP_S_PER_VISIT = 0.001
 _STALL_CHECKS = 20_000
 """With a solution limit, the search also ends after this many limit checks without a new
 solution: a counted (so deterministic) stop for searches that run out of moves."""
@@ -129,7 +130,7 @@ class _Watch:
     ) -> None:
         self.t0 = time.monotonic()
         # Reading the best solution back and building the plan take time too.
-        margin = min(0.1 * params.time_limit_s, 0.05 + _WRAP_UP_S_PER_VISIT * len(problem.visits))
+        margin = min(0.1 * params.time_limit_s, 0.2 + _WRAP_UP_S_PER_VISIT * len(problem.visits))
         self.deadline = self.t0 + params.time_limit_s - margin
         self.visits = len(problem.visits)
         self.on_progress = on_progress
@@ -299,16 +300,44 @@ def _first_routes(
     return construct(day, None, watch.stop_now, watch.deadline), "insertion"
 
 
+def _read_routes(day: DayModel, routes: Sequence[Sequence[int]]) -> Any:
+    """The OR-Tools assignment of ``routes``, checked against every rule of the model.
+
+    Should OR-Tools refuse the routes (the insertion's timing and the model disagree), the
+    two-staff visits are left out, then every route that is refused on its own: a first
+    solution is always returned. Reads must come before any search: OR-Tools refuses to
+    read routes once a search has run.
+    """
+    routing = day.routing
+    indices = [[day.index(n) for n in r] for r in routes]
+    first = routing.ReadAssignmentFromRoutes(indices, True)
+    if first is not None:
+        return first
+    pair_nodes = {n for c in day.nodes.of_visit.values() if len(c) == 2 for a in c for n in a}
+    singles = [
+        [i for i, n in zip(r, route, strict=True) if n not in pair_nodes]
+        for r, route in zip(indices, routes, strict=True)
+    ]
+    first = routing.ReadAssignmentFromRoutes(singles, True)
+    if first is not None:
+        return first
+    kept = []
+    for k, r in enumerate(singles):
+        alone = [[] if j != k else r for j in range(len(singles))]
+        ok = not r or routing.ReadAssignmentFromRoutes(alone, True) is not None
+        kept.append(r if ok else [])
+    return routing.ReadAssignmentFromRoutes(kept, True)
+
+
 def _solve_portfolio(
     day: DayModel, params: SolveParams, watch: _Watch, hint: DayPlan | None
 ) -> tuple[Any, str]:
     routes, how = _first_routes(day, params, watch, hint)
     routing = day.routing
-    search = _search_parameters(params, max(watch.remaining(), _MIN_SEARCH_S))
-    routing.CloseModelWithParameters(search)
-    indices = [[day.index(n) for n in r] for r in routes]
-    # Read before any search: OR-Tools refuses to read routes once a search has run.
-    first = routing.ReadAssignmentFromRoutes(indices, True)
+    # The model's time limit also bounds reading the routes back, which must not fail
+    # for lack of time: reading is cheap next to losing the whole first solution.
+    routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
+    first = _read_routes(day, routes)
     _monitor(day, watch)
     if first is None:
         fallback = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
