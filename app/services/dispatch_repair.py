@@ -12,10 +12,11 @@ the problem to re-solve:
   nothing that ends after it): their shift is cut, or they are excluded from every visit
   not fixed to them; a visit they had started still ends where it was, and their day ends
   after the way home from it;
-- a caregiver with nothing fixed starts no earlier than ``now``.
+- a caregiver whose shift is over by ``now`` takes nothing more.
 
-The previous plan is returned as the solver's ``hint``: ``scheduling.solve`` starts from it
-and charges every visit moved away from its caregiver, so other caregivers' routes change
+The previous plan (less the absent caregiver's lost stops) is returned as the solver's
+``hint``: ``scheduling.solve`` starts from it and charges every visit moved away from its
+caregiver, so other caregivers' routes change
 only where that pays. No database here, so ``flask plan bench-repair`` runs it on generated
 days; ``app.services.dispatch`` runs it on a stored plan version.
 """
@@ -61,7 +62,8 @@ class RepairInput:
         The day with the fixed stops locked, the absent caregiver cut out and windows
         clipped to ``now``.
     hint
-        The previous plan, for ``scheduling.solve(..., hint=...)``.
+        The previous plan, for ``scheduling.solve(..., hint=...)``, without the stops
+        the absent caregiver can no longer make.
     fixed
         The stops kept as they were.
     dropped
@@ -126,7 +128,29 @@ def repair_problem(
     repaired = dataclasses.replace(
         problem, caregivers=tuple(new_caregivers), visits=tuple(new_visits), locks=locks
     )
-    return RepairInput(repaired, previous, fixed, dropped)
+    return RepairInput(repaired, servable_hint(repaired, previous), fixed, dropped)
+
+
+def servable_hint(problem: DayProblem, previous: DayPlan) -> DayPlan:
+    """``previous`` without the stops its caregivers may no longer make in ``problem``.
+
+    The solver starts from its hint's routes as they are; a stop left with a caregiver who
+    is now excluded from it (the absent one) would spoil that start.
+    """
+    visits = {v.id: v for v in problem.visits}
+    routes = tuple(
+        dataclasses.replace(
+            r,
+            stops=tuple(
+                s
+                for s in r.stops
+                if s.visit_id in visits
+                and r.caregiver_id not in visits[s.visit_id].excluded_caregivers
+            ),
+        )
+        for r in previous.routes
+    )
+    return dataclasses.replace(previous, routes=routes)
 
 
 def _fixed_stops(
@@ -228,15 +252,12 @@ def _travel_s(
 
 
 def _starts_now(c: Caregiver, freeze: int) -> Caregiver:
-    open_s, close_s = c.shift
-    if freeze <= open_s:
+    # A caregiver whose shift is over by now takes nothing more: marked by open >= close,
+    # then excluded from every visit and restored by _restore_shift. Others keep their
+    # shift start: one whose first visit is after now may already be on the way to it.
+    if freeze < c.shift[1]:
         return c
-    # A shift already over is marked by open >= close and restored by _restore_shift,
-    # after its caregiver has been excluded from every visit.
-    start = min(freeze, close_s)
-    return dataclasses.replace(
-        c, shift=(start, close_s), breaks=clip_breaks(c.breaks, start, close_s)
-    )
+    return dataclasses.replace(c, shift=(c.shift[1], c.shift[1]), breaks=())
 
 
 def _restore_shift(c: Caregiver, original: Caregiver) -> Caregiver:

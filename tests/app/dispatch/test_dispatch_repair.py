@@ -43,7 +43,17 @@ def test_started_stops_are_locked_at_their_time(planned: tuple[DayProblem, DayPl
     }
     assert {(f.visit_id, f.caregiver_id, f.start_s) for f in repair.fixed} == started
     assert {(lk.visit_id, lk.caregiver_id, lk.start_s) for lk in repair.problem.locks} == started
-    assert repair.hint is plan
+    # The hint is the previous plan less what the absent caregiver can no longer do.
+    hinted = {(s.visit_id, r.caregiver_id) for r in repair.hint.routes for s in r.stops}
+    before = {(s.visit_id, r.caregiver_id) for r in plan.routes for s in r.stops}
+    lost = {
+        (s.visit_id, who)
+        for r in plan.routes
+        if r.caregiver_id == who
+        for s in r.stops
+        if s.start_s >= FROM_S
+    }
+    assert hinted == {x for x in before if x[0] not in repair.dropped} - lost
 
 
 def test_nothing_new_starts_before_the_repair(planned: tuple[DayProblem, DayPlan]) -> None:
@@ -101,6 +111,11 @@ def test_a_call_before_the_day_fixes_nothing(planned: tuple[DayProblem, DayPlan]
     assert repair.problem.locks == ()
     assert repair.dropped == {}
     assert all(who in v.excluded_caregivers for v in repair.problem.visits)
+    new = solve(repair.problem, BOUNDED, hint=repair.hint)
+    assert check(repair.problem, new).ok
+    lost = sum(len(r.stops) for r in plan.routes if r.caregiver_id == who)
+    assert new.kpis.assigned >= plan.kpis.assigned - lost
+    assert not any(r.stops for r in new.routes if r.caregiver_id == who)
 
 
 def test_an_absence_announced_ahead_only_cuts_the_shift(
