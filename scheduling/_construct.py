@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ._reasons import caregiver_problem
-from ._routing import DayModel
+from ._routing import COST_SCALE, DayModel
 
 _INFEASIBLE = None
 _PAIR_CANDIDATES = 8
@@ -348,6 +348,7 @@ def construct(
             singles.append(i)
     _regret_insert(builder, singles, should_stop, deadline)
     _insert_by_ejection(builder, should_stop, deadline)
+    _insert_pairs_by_ejection(builder, should_stop, deadline)
     return builder.routes
 
 
@@ -539,7 +540,11 @@ def _best_swap(builder: Builder, i: int) -> tuple[int, list[int], int] | None:
             base = seq[:q] + seq[q + 1 :]
             for n in alternatives:
                 for p in range(len(base) + 1):
-                    gain = price - builder.price[out] - builder.arc_delta(veh, base, p, n) // 60
+                    gain = (
+                        price
+                        - builder.price[out]
+                        - builder.arc_delta(veh, base, p, n) // COST_SCALE
+                    )
                     if best is not None and gain <= best[0]:
                         continue
                     trial = base[:p] + [n] + base[p:]
@@ -548,6 +553,110 @@ def _best_swap(builder: Builder, i: int) -> tuple[int, list[int], int] | None:
     if best is None or best[0] <= 0:
         return None
     return best[1], best[2], best[3]
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Node ``node`` placed in route ``k`` (as ``seq``), pushing ``out`` out if set;
+    ``loss`` is the added travel and care cost (internal units) plus the price of ``out``
+    (format units x 60), ``start`` when the node's service begins."""
+
+    loss: int
+    k: int
+    seq: list[int]
+    out: int | None
+    start: int
+
+
+def _slots(builder: Builder, k: int, n: int, price: int, limit: int) -> list[_Slot]:
+    """The ``limit`` cheapest ways to fit node ``n`` into route ``k``, as it is or in place
+    of one movable visit cheaper to lose than ``price``."""
+    timer = builder.timer
+    veh = timer.vehicles[k]
+    seq = builder.routes[k]
+    bases: list[tuple[list[int], int | None, int]] = [(seq, None, 0)]
+    for q, m in enumerate(seq):
+        if builder.price[m] < price and _movable(builder, m):
+            bases.append((seq[:q] + seq[q + 1 :], m, COST_SCALE * builder.price[m]))
+    found: list[_Slot] = []
+    for base, out, lost in bases:
+        options = sorted(
+            (builder.arc_delta(veh, base, p, n) + lost, p) for p in range(len(base) + 1)
+        )
+        for loss, p in options:
+            trial = base[:p] + [n] + base[p:]
+            timing = timer.feasible(veh, trial, builder.pinned)
+            if timing is not None:
+                found.append(_Slot(loss, k, trial, out, timing.starts[p]))
+                break
+    found.sort(key=lambda x: x.loss)
+    return found[:limit]
+
+
+def _insert_pairs_by_ejection(
+    builder: Builder, should_stop: Callable[[], bool] | None, deadline: float | None
+) -> None:
+    """Serve a left-out two-staff visit on two routes, each possibly giving up a less
+    urgent visit, when the swap gains; the visits pushed out go elsewhere if they fit."""
+    day = builder.day
+    placed = {day.nodes.visit[n] for r in builder.routes for n in r}
+    left = [
+        i
+        for i in _visit_order(day)
+        if i not in placed and len(day.nodes.of_visit[i]) == 2 and not day.scopes[i].locked
+    ]
+    left.sort(key=lambda i: day.problem.visits[i].priority)
+    for i in left:
+        if (should_stop is not None and should_stop()) or (
+            deadline is not None and time.monotonic() > deadline
+        ):
+            return
+        best = _best_pair_swap(builder, i)
+        if best is None:
+            continue
+        first, second, a, b, start = best
+        builder.routes[first.k] = first.seq
+        builder.routes[second.k] = [b if m == a else m for m in second.seq]
+        builder.pinned[a] = builder.pinned[b] = start
+        for out in (first.out, second.out):
+            if out is None:
+                continue
+            j = day.nodes.visit[out]
+            found = [
+                ins
+                for kk in day.scopes[j].allowed
+                if (ins := builder.best_in_route(kk, day.nodes.of_visit[j][0])) is not None
+            ]
+            if found:
+                builder.insert(min(found, key=lambda x: x.cost))
+
+
+def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, int] | None:
+    timer = builder.timer
+    copies = builder.day.nodes.of_visit[i]
+    allowed = builder.day.scopes[i].allowed
+    value = COST_SCALE * builder.price[copies[0][0]]
+    best: tuple[int, _Slot, _Slot, int, int, int] | None = None
+    for a, b in zip(*copies, strict=True):
+        slots = [x for k in allowed for x in _slots(builder, k, a, builder.price[a], 2)]
+        slots.sort(key=lambda x: x.loss)
+        slots = slots[: _PAIR_CANDIDATES * 2]
+        for x, first in enumerate(slots):
+            for second in slots[x + 1 :]:
+                gain = value - first.loss - second.loss
+                if first.k == second.k or gain <= 0 or (best is not None and gain <= best[0]):
+                    continue
+                start = max(first.start, second.start)
+                pinned = {**builder.pinned, a: start, b: start}
+                second_seq = [b if m == a else m for m in second.seq]
+                if (
+                    timer.feasible(timer.vehicles[first.k], first.seq, pinned) is not None
+                    and timer.feasible(timer.vehicles[second.k], second_seq, pinned) is not None
+                ):
+                    best = (gain, first, second, a, b, start)
+    if best is None:
+        return None
+    return best[1], best[2], best[3], best[4], best[5]
 
 
 def _pick(
