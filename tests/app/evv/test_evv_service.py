@@ -305,3 +305,24 @@ def test_action_ids_are_unique_keys(session: Session, ew: EvvWorld) -> None:
     replay = _record(session, ew, b)  # the id decides, not the content
     assert replay.duplicate
     assert replay.action.kind == "check_in"
+
+
+def test_a_volunteers_verified_visit_reaches_the_time_bank_listeners(
+    session: Session, ew: EvvWorld, verified_calls: list[Any]
+) -> None:
+    visit = add_visit(session, ew.w.item, ew.w.today, VisitStatus.ASSIGNED, seq=40)
+    assign(session, visit, volunteer=ew.w.volunteer)
+    session.commit()
+    volunteer = ew.w.users[Role.VOLUNTEER]
+    for kind, hhmm in (("check_in", "09:05"), ("check_out", "09:55")):
+        result = evv.record_action(
+            session, volunteer, action(visit, kind, local(ew.w.today, hhmm)), rules=EvvRules()
+        )
+    assert result.verification is not None
+    assert result.verification.volunteer_id == ew.w.volunteer.id
+    assert result.visit.status == VisitStatus.VERIFIED
+    assert verified_calls == [(visit.id, result.verification.id)]
+    with pytest.raises(NotFound):  # a volunteer sees only their own visits too
+        evv.record_action(
+            session, volunteer, action(ew.visit, "check_in", local(ew.w.today, "09:05"))
+        )
