@@ -1,19 +1,28 @@
 """The OR-Tools routing model of a day: every rule of the format as one RoutingModel.
 
 One vehicle per caregiver, with its own start and end places. Each visit that the
-pre-analysis keeps becomes one node per member of staff; a two-staff visit is two nodes,
-both served or both dropped, on different caregivers, starting at the same time. The
-model holds:
+pre-analysis keeps becomes, per member of staff, one node per window (the alternatives of
+a disjunction: at most one is served). The model holds:
 
 - time: a dimension whose cumul is the time of day, with the service time counted at the
-  from-node, per-mode travel matrices, the visit's windows as a cumul domain with holes,
-  the shift on the start and end cumuls, and breaks as interval variables;
+  from-node, per-mode travel matrices, a node's window as its cumul range, the shift on
+  the start and end cumuls, and breaks as interval variables (``SetBreakIntervalsOfVehicle``
+  with visit durations indexed by routing index, starts and ends included);
+- two-staff visits: the two staff's nodes of a window are both served or both dropped, on
+  different caregivers (vehicle variables differ), with equal start cumuls;
 - work (service + travel, ``max_work_min``), visits (``max_visits``) and load
   (``capacity``) dimensions, added only when some caregiver sets the limit;
 - a "care" dimension whose per-vehicle unary transits are the cost of serving a node with
-  that caregiver (continuity misses, moves away from a previous plan); its span cost puts
-  that in the objective without a per-caregiver arc cost matrix;
-- disjunctions with the cost of leaving a visit out, and locks on vehicle and start.
+  that caregiver (continuity misses, moves away from a previous plan), charged through a
+  soft upper bound of 0 on its end cumul: the cost of a caregiver-dependent choice without
+  a per-caregiver arc cost matrix;
+- disjunctions with the cost of leaving a visit out; eligibility and locks as domains of
+  the vehicle variables (``SetAllowedVehiclesForIndex`` refuses a Python list), a locked
+  start as the node's window.
+
+Measured pitfalls this shape avoids: a window as a hole in one node's cumul domain, or a
+span cost on the care dimension, make OR-Tools' cumul scheduling reject solutions it was
+given; start times are read from cumuls fixed by a finalizer, in window order.
 
 The objective is in sixtieths of the format's cost so that ``travel_per_min`` times travel
 seconds is exact: cost x 60 = travel_per_min x travel_s + 60 x (misses, unassigned, routes).
