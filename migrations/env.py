@@ -7,13 +7,16 @@ from alembic import context
 from flask import current_app
 
 from app.models.base import UTCDateTime
+from timebank import metadata as timebank_metadata
+from timebank.schema import UTCDateTime as LedgerUTCDateTime
 
 config = context.config
 if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 migrate_ext = current_app.extensions["migrate"]
-target_metadata = migrate_ext.db.metadata
+# The time bank's ledger tables are on timebank's own metadata; autogenerate must see both.
+target_metadata = [migrate_ext.db.metadata, timebank_metadata]
 
 
 def _skip_empty_autogenerate(context, revision, directives):
@@ -25,7 +28,7 @@ def _skip_empty_autogenerate(context, revision, directives):
 def _render_item(type_, obj, autogen_context):
     # Our UTC wrapper is an application type; revisions store its plain database type so
     # that they never import application code.
-    if type_ == "type" and isinstance(obj, UTCDateTime):
+    if type_ == "type" and isinstance(obj, UTCDateTime | LedgerUTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
 
