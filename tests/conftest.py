@@ -3,6 +3,10 @@
 One suite, two databases: ``TEST_DATABASE_URL`` picks PostgreSQL, SQLite in memory
 otherwise. The schema is created once per session; after each test every table is
 emptied, so tests stay independent without paying for a new schema each time.
+
+The time bank's ledger tables (``tb_*``, on ``timebank.metadata``) are append-only: their
+triggers refuse ``DELETE``. After a test that wrote to them, ``reset_ledger`` drops and
+recreates that schema (tables and triggers); tests that never touched it pay one query.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -21,6 +26,9 @@ from app.config import TestConfig
 from app.extensions import db
 from app.models import Agency, Role, User
 from app.services.auth import hash_password, open_session
+from timebank.schema import accounts as tb_accounts
+from timebank.schema import create_schema as create_ledger
+from timebank.schema import drop_schema as drop_ledger
 
 PASSWORD = "correct horse battery"
 
@@ -46,11 +54,26 @@ def app() -> Iterator[Flask]:
     application.test_client_class = FreshGlobalsClient
     with application.app_context():
         db.drop_all()
+        with db.engine.begin() as conn:
+            drop_ledger(conn)
         db.create_all()
+        with db.engine.begin() as conn:
+            create_ledger(conn)
         yield application
         db.session.remove()
+        with db.engine.begin() as conn:
+            drop_ledger(conn)
         db.drop_all()
         db.engine.dispose()
+
+
+def reset_ledger() -> None:
+    """Empty the append-only ledger tables if a test wrote to them (drop and recreate)."""
+    with db.engine.begin() as conn:
+        if conn.execute(select(tb_accounts.c.id).limit(1)).first() is None:
+            return
+        drop_ledger(conn)
+        create_ledger(conn)
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +82,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     if "app" not in request.fixturenames:
         return
     db.session.rollback()
+    reset_ledger()
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(table.delete())
     db.session.commit()
