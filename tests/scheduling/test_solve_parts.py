@@ -1,0 +1,126 @@
+"""Tests of the solver's private parts: the pre-analysis reasons and exact route timing.
+
+They use the day builders of ``test_solve`` (a line of places 5 minutes apart).
+"""
+
+from __future__ import annotations
+
+from test_solve import cg, day, hm, visit
+
+from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
+from scheduling._routing import DayModel, build
+from scheduling._timing import RouteTimer
+from scheduling.problem import Break, DayProblem, Lock, Route, Stop
+from scheduling.travel import build_travel_times
+
+
+def scopes_of(problem: DayProblem) -> tuple[VisitScope, ...]:
+    return analyse(problem, build_travel_times(problem))
+
+
+def test_reason_names_every_missing_skill() -> None:
+    problem = day([cg("a")], [visit("v", 1, skills=frozenset({"nursing", "wound_care"}))])
+    (scope,) = scopes_of(problem)
+    assert scope.reason == "no caregiver has skills 'nursing', 'wound_care' on this day"
+
+
+def test_reason_when_skills_exist_only_apart() -> None:
+    problem = day(
+        [cg("a", skills=frozenset({"nursing"})), cg("b", skills=frozenset({"bathing"}))],
+        [visit("v", 1, skills=frozenset({"nursing", "bathing"}))],
+    )
+    (scope,) = scopes_of(problem)
+    assert scope.reason == "no caregiver has all of the skills 'bathing', 'nursing' on this day"
+
+
+def test_reason_when_only_volunteers_qualify() -> None:
+    company = frozenset({"companionship"})
+    problem = day([cg("vol", skills=company, volunteer=True)], [visit("v", 1, skills=company)])
+    (scope,) = scopes_of(problem)
+    assert scope.reason == (
+        "only volunteers qualify with skills 'companionship' and the visit is not open to "
+        "volunteers"
+    )
+
+
+def test_reason_when_the_client_excludes_everyone() -> None:
+    problem = day([cg("a"), cg("b")], [visit("v", 1, excluded_caregivers=frozenset({"a", "b"}))])
+    (scope,) = scopes_of(problem)
+    assert scope.reason == "the client excludes every eligible caregiver (a, b)"
+
+
+def test_reason_for_a_lock_to_an_unknown_caregiver() -> None:
+    problem = day([cg("a")], [visit("v", 1)], locks=[Lock("v", "ghost")])
+    (scope,) = scopes_of(problem)
+    assert scope.reason == "locked to unknown caregiver 'ghost'"
+
+
+def test_scope_keeps_only_reachable_windows_and_caregivers() -> None:
+    # "late" starts at 12:00, so the 09:00-10:00 window is reachable by "early" alone.
+    problem = day(
+        [cg("early"), cg("late", shift=(hm(12), hm(17)))],
+        [visit("v", 2, windows=((hm(9), hm(10)), (hm(14), hm(15))))],
+    )
+    (scope,) = scopes_of(problem)
+    assert scope.allowed == (0, 1)
+    assert scope.windows == ((hm(9), hm(10)), (hm(14), hm(15)))
+    problem = day([cg("late", shift=(hm(12), hm(17)))], [visit("v", 2, (hm(9), hm(10)))])
+    (scope,) = scopes_of(problem)
+    assert scope.reason is not None
+
+
+def test_capacity_reason_states_the_booked_hours() -> None:
+    problem = day([cg("a")], [visit("v", 1)])
+    (scope,) = scopes_of(problem)
+    busy = Route("a", stops=(Stop("other", hm(9), hm(9), hm(16)),), work_s=7 * 3600)
+    text = capacity_reason(problem, problem.visits[0], scope, [busy])
+    assert text.startswith("not enough capacity: 1 eligible caregiver(s) (a) have 7.0 h of 9.0 h")
+
+
+def test_merge_windows_joins_touching_intervals() -> None:
+    assert merge_windows([(10, 20), (0, 5), (21, 30), (40, 50)]) == ((0, 5), (10, 30), (40, 50))
+
+
+def timer_for(problem: DayProblem) -> tuple[DayModel, RouteTimer]:
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    return model, RouteTimer(model)
+
+
+def test_timer_takes_the_break_while_waiting_for_a_window() -> None:
+    problem = day(
+        [cg("a", breaks=(Break((hm(9), hm(12)), 1800),))],
+        [visit("am", 1, (hm(8, 30), hm(8, 30))), visit("pm", 1, (hm(11), hm(11)))],
+    )
+    model, timer = timer_for(problem)
+    seq = [model.nodes.of_visit[0][0][0], model.nodes.of_visit[1][0][0]]
+    timing = timer.feasible(timer.vehicles[0], seq, {})
+    assert timing is not None
+    assert timing.starts == (hm(8, 30), hm(11))
+    assert timing.travel_s == 2 * 300
+
+
+def test_timer_refuses_a_route_with_no_room_for_the_break() -> None:
+    # Each visit fits alone; together they leave 25 minutes for a 30-minute break that
+    # must lie inside 09:00-10:00.
+    problem = day(
+        [cg("a", breaks=(Break((hm(9), hm(10)), 1800),))],
+        [
+            visit("a1", 1, (hm(8, 30), hm(8, 30)), duration_min=60),
+            visit("a2", 1, (hm(9, 55), hm(9, 55))),
+        ],
+    )
+    model, timer = timer_for(problem)
+    seq = [model.nodes.of_visit[0][0][0], model.nodes.of_visit[1][0][0]]
+    assert timer.feasible(timer.vehicles[0], seq[:1], {}) is not None
+    assert timer.feasible(timer.vehicles[0], seq, {}, exact=True) is None
+
+
+def test_timer_honours_a_pinned_start() -> None:
+    problem = day([cg("a")], [visit("v", 2)])
+    model, timer = timer_for(problem)
+    n = model.nodes.of_visit[0][0][0]
+    timing = timer.feasible(timer.vehicles[0], [n], {n: hm(13)})
+    assert timing is not None
+    assert timing.starts == (hm(13),)
+    assert timer.feasible(timer.vehicles[0], [n], {n: hm(8)}) is None
