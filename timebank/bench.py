@@ -103,10 +103,17 @@ def _prepare(engine: Engine, accounts: int, reset: bool) -> tuple[int, list[int]
 
 
 def _plan(
-    writers: int, transfers: int, issuance: int, members: Sequence[int], hot: bool, seed: int
-) -> list[list[TransferSpec]]:
+    writers: int,
+    transfers: int,
+    issuance: int,
+    members: Sequence[int],
+    hot: bool,
+    seed: int,
+    batch: int = 1,
+) -> list[list[list[TransferSpec]]]:
+    """Each writer's requests: ``batch`` independent transfers per request."""
     run = uuid.uuid4().hex[:8]
-    plans: list[list[TransferSpec]] = []
+    plans: list[list[list[TransferSpec]]] = []
     for w in range(writers):
         rng = random.Random(seed * 1000 + w)
         count = transfers // writers + (1 if w < transfers % writers else 0)
@@ -119,41 +126,43 @@ def _plan(
             code = TransferCode.SERVICE_CREDIT if hot else TransferCode.GIFT
             amount = rng.randint(1, 120)
             specs.append(TransferSpec(f"bench:{run}:{w}:{k}", amount, debit, credit, code))
-        plans.append(specs)
+        plans.append([specs[i : i + batch] for i in range(0, len(specs), batch)])
     return plans
 
 
 def _writer(
     engine: Engine,
-    specs: list[TransferSpec],
+    requests: list[list[TransferSpec]],
     serial_chain: bool,
     start: Any,
 ) -> tuple[list[float], int]:
-    """Write ``specs`` one transaction each, after ``start``; return latencies and refusals."""
+    """Write each request in its own transaction, after ``start``.
+
+    Returns the latency of each request and the number of refused transfers.
+    """
     latencies: list[float] = []
     refused = 0
     with engine.connect() as connection:
         start.wait()
-        for spec in specs:
+        for request in requests:
             began = time.perf_counter()
-            ok = _write_one(connection, spec, serial_chain)
+            refused += _write_request(connection, request, serial_chain)
             latencies.append(time.perf_counter() - began)
-            refused += not ok
     return latencies, refused
 
 
 def _process_writer(
-    url: str, specs: list[TransferSpec], serial_chain: bool, start: Any, out: Any
+    url: str, requests: list[list[TransferSpec]], serial_chain: bool, start: Any, out: Any
 ) -> None:
     engine = _engine(url, 1)
     try:
-        out.put(_writer(engine, specs, serial_chain, start))
+        out.put(_writer(engine, requests, serial_chain, start))
     finally:
         engine.dispose()
 
 
 def _run_threads(
-    engine: Engine, plans: list[list[TransferSpec]], serial_chain: bool
+    engine: Engine, plans: list[list[list[TransferSpec]]], serial_chain: bool
 ) -> tuple[float, list[tuple[list[float], int]]]:
     start = threading.Barrier(len(plans) + 1)
     results: list[tuple[list[float], int]] = []
@@ -173,7 +182,7 @@ def _run_threads(
 
 
 def _run_processes(
-    url: str, plans: list[list[TransferSpec]], serial_chain: bool
+    url: str, plans: list[list[list[TransferSpec]]], serial_chain: bool
 ) -> tuple[float, list[tuple[list[float], int]]]:
     context = multiprocessing.get_context("fork")
     start, out = context.Barrier(len(plans) + 1), context.Queue()
@@ -192,12 +201,12 @@ def _run_processes(
     return elapsed, results
 
 
-def _write_one(connection: Connection, spec: TransferSpec, serial_chain: bool) -> bool:
+def _write_request(connection: Connection, request: list[TransferSpec], serial_chain: bool) -> int:
     with connection.begin():
-        result = create_transfers(connection, [spec])[0]
+        results = create_transfers(connection, request)
         if serial_chain and connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_GLOBAL_CHAIN_LOCK})")
-    return result.ok
+    return sum(not r.ok for r in results)
 
 
 def run_bench(
@@ -209,6 +218,7 @@ def run_bench(
     hot: bool = False,
     serial_chain: bool = False,
     processes: bool = False,
+    batch: int = 1,
     reset: bool = False,
     check: bool = True,
     seed: int = 0,
@@ -231,6 +241,8 @@ def run_bench(
         Simulate a single global chain head (PostgreSQL advisory lock until commit).
     processes
         Run each writer in its own process rather than a thread (no shared GIL).
+    batch
+        Independent transfers per request (transaction); 1 is the app's pattern.
     reset
         Drop and recreate the ledger's tables first.
     check
@@ -241,7 +253,7 @@ def run_bench(
     engine = _engine(url, writers)
     try:
         issuance, members = _prepare(engine, accounts, reset)
-        plans = _plan(writers, transfers, issuance, members, hot, seed)
+        plans = _plan(writers, transfers, issuance, members, hot, seed, batch)
         if processes:
             engine.dispose()  # the children open their own connections
             elapsed, results = _run_processes(url, plans, serial_chain)
@@ -259,10 +271,10 @@ def run_bench(
         return BenchResult(
             dialect=engine.dialect.name,
             writers=writers,
-            transfers=len(flat),
+            transfers=transfers,
             failed=refused,
             elapsed_s=elapsed,
-            postings_per_s=len(flat) / elapsed if elapsed else 0.0,
+            postings_per_s=transfers / elapsed if elapsed else 0.0,
             p50_ms=1000 * statistics.median(flat) if flat else 0.0,
             p99_ms=1000 * flat[int(0.99 * (len(flat) - 1))] if flat else 0.0,
             verify_ok=verify_ok,
@@ -294,19 +306,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=["spread", "hot"], default="spread")
     parser.add_argument("--serial-chain", action="store_true")
     parser.add_argument("--processes", action="store_true", help="one process per writer")
+    parser.add_argument(
+        "--batch", type=_positive("--batch", 1000), default=1, help="transfers per transaction"
+    )
     parser.add_argument("--reset", action="store_true", help="drop and recreate the tables")
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
 
 
-def report(result: BenchResult, mode: str, serial_chain: bool) -> str:
+def report(result: BenchResult, mode: str, serial_chain: bool, batch: int = 1) -> str:
     """Return the benchmark's printed report."""
     chain = ", global chain lock" if serial_chain else ""
+    chain += f", {batch} per transaction" if batch > 1 else ""
     lines = [
         f"timebank bench: {result.dialect}, {result.writers} writers, "
         f"{result.transfers} transfers ({mode}{chain})",
         f"  {result.postings_per_s:.0f} postings/s ({2 * result.postings_per_s:.0f} entries/s)"
-        f" in {result.elapsed_s:.2f} s; latency p50 {result.p50_ms:.1f} ms,"
+        f" in {result.elapsed_s:.2f} s; commit latency p50 {result.p50_ms:.1f} ms,"
         f" p99 {result.p99_ms:.1f} ms; refused {result.failed}",
     ]
     if result.verify_ok is not None:
@@ -330,11 +346,12 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 hot=args.mode == "hot",
                 serial_chain=args.serial_chain,
                 processes=args.processes,
+                batch=args.batch,
                 reset=args.reset,
                 check=not args.no_verify,
                 seed=args.seed,
             )
         except _UsageError as error:
             parser.error(str(error))
-    print(report(result, args.mode, args.serial_chain))
+    print(report(result, args.mode, args.serial_chain, args.batch))
     return 0 if result.verify_ok is not False and not result.failed else 1

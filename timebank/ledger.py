@@ -754,21 +754,26 @@ def _write(executor: Executor, batch: _Batch, locked: Mapping[int, Account]) -> 
 def _write_entries_and_accounts(
     executor: Executor, batch: _Batch, locked: Mapping[int, Account]
 ) -> None:
-    # One statement per transfer for its two legs, debit first: SQLite runs the balance
-    # trigger row by row, when the credit leg arrives.
+    # Both legs of a transfer in one statement, debit first: SQLite runs the balance
+    # trigger row by row, when the credit leg arrives. Several transfers: one executemany
+    # (a single pipelined round trip on psycopg).
+    pairs = []
     for _, debit, credit in batch.written:
         pair = {f"{name}_d": value for name, value in vars(debit).items()}
         pair.update({f"{name}_c": value for name, value in vars(credit).items()})
-        executor.execute(_INSERT_ENTRY_PAIR, pair)
+        pairs.append(pair)
+    executor.execute(_INSERT_ENTRY_PAIR, pairs[0] if len(pairs) == 1 else pairs)
     changes = [
         (old, new)
         for account_id, old in locked.items()
         if (new := batch.accounts[account_id]).version != old.version
     ]
-    # The usual two accounts in one statement; otherwise one statement per account.
-    if len(changes) == 2:
+    if len(changes) == 2:  # the usual case, one statement
         params = {**_update_params(*changes[0], "1"), **_update_params(*changes[1], "2")}
-        groups = [(_UPDATE_TWO_ACCOUNTS, params, 2)]
+        groups: list[tuple[Any, Any, int]] = [(_UPDATE_TWO_ACCOUNTS, params, 2)]
+    elif len(changes) > 2 and _dialect(executor).supports_sane_multi_rowcount:
+        many = [_update_params(old, new, "") for old, new in changes]
+        groups = [(_UPDATE_ACCOUNT, many, len(many))]
     else:
         groups = [(_UPDATE_ACCOUNT, _update_params(old, new, ""), 1) for old, new in changes]
     for statement, values, expected in groups:
