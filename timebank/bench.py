@@ -14,7 +14,9 @@ cost. Without ``--url`` it runs on a fresh SQLite file in a temporary directory.
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
+import os
 import random
 import statistics
 import tempfile
@@ -57,6 +59,18 @@ class BenchResult:
     p99_ms: float
     verify_ok: bool | None
     verify_s: float
+    client_cpu_ms: float
+    server_cpu_ms: float | None
+
+
+@dataclass(frozen=True)
+class _WriterStats:
+    """One writer's request latencies, refusals and CPU seconds (its thread, its backend)."""
+
+    latencies: tuple[float, ...]
+    refused: int
+    client_cpu_s: float
+    server_cpu_s: float | None
 
 
 class _UsageError(Exception):
@@ -130,25 +144,45 @@ def _plan(
     return plans
 
 
+def _backend_cpu_s(connection: Connection) -> tuple[int, float] | None:
+    """The local PostgreSQL backend's pid and CPU seconds so far, or None if not visible."""
+    if connection.dialect.name != "postgresql":
+        return None
+    if connection.engine.url.host not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return None
+    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    connection.commit()
+    return pid, _proc_cpu_s(pid)
+
+
+def _proc_cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _writer(
     engine: Engine,
     requests: list[list[TransferSpec]],
     serial_chain: bool,
     start: Any,
-) -> tuple[list[float], int]:
-    """Write each request in its own transaction, after ``start``.
-
-    Returns the latency of each request and the number of refused transfers.
-    """
+) -> _WriterStats:
+    """Write each request in its own transaction, after ``start``."""
     latencies: list[float] = []
     refused = 0
     with engine.connect() as connection:
+        backend = _backend_cpu_s(connection)
         start.wait()
+        cpu = time.thread_time()
         for request in requests:
             began = time.perf_counter()
             refused += _write_request(connection, request, serial_chain)
             latencies.append(time.perf_counter() - began)
-    return latencies, refused
+        client = time.thread_time() - cpu
+    server = None if backend is None else _proc_cpu_s(backend[0]) - backend[1]
+    return _WriterStats(tuple(latencies), refused, client, server)
 
 
 def _process_writer(
@@ -163,9 +197,9 @@ def _process_writer(
 
 def _run_threads(
     engine: Engine, plans: list[list[list[TransferSpec]]], serial_chain: bool
-) -> tuple[float, list[tuple[list[float], int]]]:
+) -> tuple[float, list[_WriterStats]]:
     start = threading.Barrier(len(plans) + 1)
-    results: list[tuple[list[float], int]] = []
+    results: list[_WriterStats] = []
     threads = [
         threading.Thread(
             target=lambda p=plan: results.append(_writer(engine, p, serial_chain, start))
@@ -183,7 +217,7 @@ def _run_threads(
 
 def _run_processes(
     url: str, plans: list[list[list[TransferSpec]]], serial_chain: bool
-) -> tuple[float, list[tuple[list[float], int]]]:
+) -> tuple[float, list[_WriterStats]]:
     context = multiprocessing.get_context("fork")
     start, out = context.Barrier(len(plans) + 1), context.Queue()
     processes = [
@@ -259,8 +293,9 @@ def run_bench(
             elapsed, results = _run_processes(url, plans, serial_chain)
         else:
             elapsed, results = _run_threads(engine, plans, serial_chain)
-        refused = sum(r for _, r in results)
-        flat = sorted(x for latencies, _ in results for x in latencies)
+        refused = sum(r.refused for r in results)
+        server = [r.server_cpu_s for r in results]
+        flat = sorted(x for r in results for x in r.latencies)
         verify_ok: bool | None = None
         verify_s = 0.0
         if check:
@@ -279,6 +314,12 @@ def run_bench(
             p99_ms=1000 * flat[int(0.99 * (len(flat) - 1))] if flat else 0.0,
             verify_ok=verify_ok,
             verify_s=verify_s,
+            client_cpu_ms=1000 * sum(r.client_cpu_s for r in results) / transfers,
+            server_cpu_ms=(
+                None
+                if any(x is None or math.isnan(x) for x in server)
+                else 1000 * sum(x for x in server if x is not None) / transfers
+            ),
         )
     finally:
         engine.dispose()
@@ -325,6 +366,11 @@ def report(result: BenchResult, mode: str, serial_chain: bool, batch: int = 1) -
         f" in {result.elapsed_s:.2f} s; commit latency p50 {result.p50_ms:.1f} ms,"
         f" p99 {result.p99_ms:.1f} ms; refused {result.failed}",
     ]
+    server = "n/a" if result.server_cpu_ms is None else f"{result.server_cpu_ms:.2f} ms"
+    lines.append(
+        f"  CPU per posting: client {result.client_cpu_ms:.2f} ms (writer threads),"
+        f" server {server} (backends; local PostgreSQL only)"
+    )
     if result.verify_ok is not None:
         verdict = "OK" if result.verify_ok else "PROBLEMS"
         lines.append(f"  verify: {verdict} in {result.verify_s:.2f} s")
