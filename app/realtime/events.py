@@ -11,7 +11,10 @@ their work is committed; ``connect_signals`` forwards each signal here, to its r
   each caregiver (``caregiver:<id>``) or volunteer (``volunteer:<id>``) concerned;
 - ``visit_status`` {visit_id, visit_ref, status, worker_ref, evv: null | {verification_id,
   outcome, reasons}, at} to the board room, when a check-in, check-out or a dispatcher's
-  decision moves a visit or verifies it (``app.services.evv_events``).
+  decision moves a visit or verifies it (``app.services.evv_events``);
+- ``timebank_correction`` {correction_id, transfer_id, delta_min, balance_after_min, reason,
+  at} to the room of each volunteer whose minutes a reversal changed
+  (``app.services.timebank_events``).
 
 With ``REDIS_URL`` set the Socket.IO server sends through Redis, so an event emitted by a
 job worker reaches clients connected to any server process.
@@ -23,7 +26,7 @@ from typing import Any
 
 from app.extensions import socketio
 from app.services import dispatch_events as signals
-from app.services import evv_events
+from app.services import evv_events, timebank_events
 
 EVENTS = {
     "job_progress": signals.job_progress,
@@ -32,6 +35,7 @@ EVENTS = {
     "route_changed": signals.route_changed,
     "notice_acknowledged": signals.notice_acknowledged,
     "visit_status": evv_events.visit_status_changed,
+    "timebank_correction": timebank_events.correction_posted,
 }
 
 
