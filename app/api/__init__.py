@@ -24,5 +24,6 @@ from app.api import (  # noqa: E402, F401
     plans,
     service_items,
     staff,
+    timebank,
     visits,
 )

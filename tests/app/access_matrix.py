@@ -155,3 +155,21 @@ MATRIX.update(
         "api.get_visit_evv": Row(STAFF, kwargs=_VISIT),
     }
 )
+
+# Time bank (app/api/timebank.py, app/views/timebank.py).
+VOLUNTEER = frozenset({Role.VOLUNTEER})
+TB_ADMINS = frozenset({Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN})
+TB_REVERSERS = frozenset({Role.AGENCY_ADMIN, Role.SYS_ADMIN})
+MATRIX.update(
+    {
+        "api.my_timebank_balance": Row(VOLUNTEER),
+        "api.my_timebank_statement": Row(VOLUNTEER),
+        "api.redeem_minutes": Row(VOLUNTEER, "POST", json={}),
+        "api.cancel_my_redemption": Row(VOLUNTEER, "POST", kwargs={"visit_id": 999_999}, json={}),
+        "api.gift_minutes": Row(VOLUNTEER, "POST", json={}),
+        "api.donate_minutes": Row(VOLUNTEER, "POST", json={}),
+        "api.volunteer_timebank_statement": Row(TB_ADMINS, kwargs=_VOLUNTEER),
+        "api.reverse_transfer": Row(TB_REVERSERS, "POST", json={}),
+        "api.timebank_liability": Row(TB_ADMINS),
+    }
+)
