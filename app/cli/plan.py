@@ -21,6 +21,7 @@ from app.models import Agency, PlanVersion
 from app.services import dispatch
 from app.services.dispatch_repair import RepairBench, busiest_after, measure_repair
 from app.services.dispatch_versions import latest
+from app.services.errors import ServiceError
 from scheduling import (
     DayPlan,
     DayProblem,
@@ -101,7 +102,10 @@ def day_command(
         if if_unplanned and (current := latest(db.session, agency.id, day)) is not None:
             click.echo(f"{agency.code} {day}: already planned, {_kpi_line(current)}")
             continue
-        job = dispatch.plan_now(db.session, agency, day, time_limit)
+        try:
+            job = dispatch.plan_now(db.session, agency, day, time_limit)
+        except ServiceError as exc:  # a job of this day still queued or running
+            raise click.ClickException(f"{agency.code} {day}: {exc.message}") from None
         if job.status != "succeeded" or job.plan_version_id is None:
             failed = True
             click.echo(f"{agency.code} {day}: the solve {job.status}: {job.error or ''}", err=True)

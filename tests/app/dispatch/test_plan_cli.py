@@ -146,3 +146,25 @@ def test_bench_repair_refuses_an_unknown_caregiver(runner: FlaskCliRunner, day: 
     )
     assert result.exit_code == 2
     assert "--caregiver" in result.output
+
+
+def test_plan_day_while_a_job_runs_says_so(
+    runner: FlaskCliRunner, session: Session, day: Day
+) -> None:
+    from app.models import SolveJob
+
+    session.add(
+        SolveJob(
+            id="stuck",
+            agency_id=day.agency.id,
+            date=day.day,
+            kind="optimise",
+            status="running",
+            params={},
+        )
+    )
+    session.commit()
+    result = runner.invoke(args=["plan", "day", "--agency", "A1", "--date", day.day.isoformat()])
+    assert result.exit_code == 1
+    assert f"A1 {day.day}: " in result.output
+    assert "Traceback" not in result.output
