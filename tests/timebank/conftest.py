@@ -20,7 +20,13 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from timebank import AccountKind, configure_sqlite, ensure_system_accounts, open_account
+from timebank import (
+    AccountKind,
+    Executor,
+    configure_sqlite,
+    ensure_system_accounts,
+    open_account,
+)
 from timebank.schema import create_schema, drop_schema
 
 T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
@@ -94,9 +100,9 @@ def concurrent_engine(request: pytest.FixtureRequest) -> Engine:
     return engine
 
 
-def member(session: Session | object, ref: str) -> int:
+def member(session: Executor, ref: str) -> int:
     """Open (idempotently) the member account ``ref`` and return its id."""
-    return open_account(session, AccountKind.MEMBER, ref, now=T0).id  # type: ignore[arg-type]
+    return open_account(session, AccountKind.MEMBER, ref, now=T0).id
 
 
 def setup_bank(engine: Engine) -> None:
