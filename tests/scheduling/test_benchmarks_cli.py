@@ -133,11 +133,17 @@ def test_cli_solves_a_tiny_hhc_instance_end_to_end(
 
 
 def test_cli_runs_both_engines_on_a_small_generated_day(
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    out = tmp_path / "day.json"
     argv = ["day", "--visits", "12", "--seed", "3", "--solution-limit", "20", "--time-limit", "5"]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "portfolio" in out
-    assert "plain" in out
-    assert "assigned priority 1" in out
+    assert main([*argv, "--json", str(out)]) == 0
+    assert "assigned priority 1" in capsys.readouterr().out
+    results = json.loads(out.read_text())["results"]
+    assert [r["engine"] for r in results] == ["portfolio", "plain"]
+    for r in results:
+        assert r["valid"] is True
+        assert r["visits"] == 12
+        assigned = sum(s["assigned"] for s in r["by_priority"].values())
+        assert 0 < assigned <= 12
+        assert sum(s["total"] for s in r["by_priority"].values()) == 12
