@@ -288,3 +288,36 @@ def sweep_holds(session: Session, *, now: dt.datetime | None = None) -> Sweep:
         closed += result.outcome is timebank.Outcome.CREATED
     session.commit()
     return Sweep(timed_out, closed)
+
+
+@dataclass(frozen=True)
+class OpenRedemption:
+    """A redemption whose minutes are still held: its visit and hold."""
+
+    visit: Visit
+    person_name: str
+    amount_min: int
+    expires_at: dt.datetime | None
+
+
+def open_redemptions(session: Session, u: User) -> list[OpenRedemption]:
+    """The volunteer's redemptions still holding minutes, soonest visit first."""
+    vid = volunteer_id_of(u)
+    account = timebank.find_account(session, timebank.AccountKind.MEMBER, owner_ref(VOLUNTEER, vid))
+    if account is None:
+        return []
+    resolution = transfers.alias("resolution")
+    rows = session.execute(
+        select(transfers.c.id, transfers.c.amount_min, transfers.c.expires_at).where(
+            transfers.c.kind == timebank.TransferKind.PENDING.value,
+            transfers.c.debit_account_id == account.id,
+            transfers.c.id.like("redeem:visit:%"),
+            ~select(resolution.c.id).where(resolution.c.pending_id == transfers.c.id).exists(),
+        )
+    ).all()
+    found = []
+    for row in rows:
+        visit = session.get(Visit, int(row.id.removeprefix("redeem:visit:")))
+        if visit is not None:
+            found.append(OpenRedemption(visit, visit.person.name, row.amount_min, row.expires_at))
+    return sorted(found, key=lambda r: (r.visit.date, r.visit.id))

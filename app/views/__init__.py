@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("views", __name__)
 
-from app.views import board, errors, exceptions, mobile, pages, shell  # noqa: E402, F401
+from app.views import (  # noqa: E402, F401
+    board,
+    errors,
+    exceptions,
+    mobile,
+    pages,
+    shell,
+    timebank,
+)

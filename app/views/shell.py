@@ -23,6 +23,8 @@ NAV_ITEMS: list[tuple[str, LazyString]] = [
     ("views.board", _l("Dispatch board")),
     ("views.exceptions", _l("Visit exceptions")),
     ("views.mobile_app", _l("My route")),
+    ("views.timebank_home", _l("Time bank")),
+    ("views.timebank_admin", _l("Time bank")),
     ("auth.sessions", _l("My sessions")),
 ]
 

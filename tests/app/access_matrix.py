@@ -173,3 +173,16 @@ MATRIX.update(
         "api.timebank_liability": Row(TB_ADMINS),
     }
 )
+MATRIX.update(
+    {
+        "views.timebank_home": Row(VOLUNTEER),
+        "views.timebank_statement": Row(VOLUNTEER),
+        "views.timebank_statement_csv": Row(VOLUNTEER),
+        "views.timebank_redeem": Row(VOLUNTEER),
+        "views.timebank_cancel_redemption": Row(VOLUNTEER, "POST", kwargs={"visit_id": 999_999}),
+        "views.timebank_give": Row(VOLUNTEER),
+        "views.timebank_admin": Row(TB_ADMINS),
+        "views.timebank_admin_statement": Row(TB_ADMINS, kwargs=_VOLUNTEER),
+        "views.timebank_admin_reverse": Row(TB_REVERSERS, "POST"),
+    }
+)

@@ -91,7 +91,7 @@ def test_a_verified_volunteer_visit_credits_its_verified_minutes_once(
     assert [(line.code, line.amount_min, line.balance_after_min) for line in st.lines] == [
         ("service_credit", 50, 50)
     ]
-    assert st.lines[0].description == f"Service given, visit v-{visit.id}"
+    assert st.lines[0].description == f"提供服务，探访 v-{visit.id}"  # zh_Hans_CN by default
     assert timebank.verify(session).ok
 
 
@@ -150,7 +150,7 @@ def test_gifts_go_to_registered_relatives_only(session: Session, tb: TbWorld) ->
     assert _balance(session, tb).balance_min == 60
     assert tb_service.my_balance(session, tb.daughter_user).balance_min == 30
     daughter_lines = tb_service.my_statement(session, tb.daughter_user).lines
-    assert daughter_lines[0].description == "Gift from 李强"
+    assert daughter_lines[0].description == "来自 李强 的赠予"
     with pytest.raises(ValidationFailed) as err:
         tb_service.gift_minutes(
             session,
@@ -273,7 +273,7 @@ def test_redemption_refuses_strangers_the_young_and_past_dates(
         redemption.request_redemption(
             session, tb.user, plan_item_id=tb.companion_item.id, day=tb.w.today
         )
-    assert err.value.errors["plan_item_id"] == "Minutes pay for care from age 65."
+    assert err.value.errors["plan_item_id"] == "年满 65 周岁方可用时间兑换服务。"
     # Nothing was left behind by the refusals.
     assert (
         session.scalar(
@@ -351,7 +351,7 @@ def test_a_reversal_needs_a_reason_changes_both_statements_and_tells_both(
     assert {e["reason"] for e in corrections} == {"gift sent by mistake"}
     for u in (tb.user, tb.daughter_user):
         last = tb_service.my_statement(session, u).lines[-1]
-        assert (last.code, last.description) == ("correction", "Correction: gift sent by mistake")
+        assert (last.code, last.description) == ("correction", "更正：gift sent by mistake")
     with pytest.raises(Conflict) as err:
         tb_service.reverse_transfer(session, admin, transfer_id=gift.id, reason="again")
     assert "transfer_id" in err.value.errors
@@ -374,15 +374,15 @@ def test_the_statement_csv_has_a_bom_and_defuses_formulas(session: Session, tb: 
     data = tb_service.statement_csv(tb_service.my_statement(session, tb.user), "Asia/Shanghai")
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["Time", "Transfer", "What", "Change (min)"]
+    assert rows[0][:4] == ["时间", "转账", "事项", "变动（分钟）"]
     assert [r[3:7] for r in rows[1:]] == [
         ["90", "0", "90", "0"],
         ["-30", "0", "60", "0"],
         ["5", "0", "65", "0"],
     ]
-    assert rows[3][2] == "Correction: =1+2"
+    assert rows[3][2] == "更正：=1+2"
     assert rows[3][7] == "'=1+2"  # the raw reason, which a spreadsheet would run
-    assert rows[2][2] == "Gift to 李娜"
+    assert rows[2][2] == "赠予 李娜"
     assert [tb_service._cell(v) for v in ("-1", "+x", "@a", "\tz", "ok", -1)] == [
         "'-1",
         "'+x",
