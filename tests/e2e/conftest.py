@@ -28,6 +28,7 @@ from app.extensions import db, socketio
 from app.services.dashboard import local_today
 from app.services.demo import DEMO_PASSWORD, load_demo
 from app.services.visits import generate_visits
+from timebank import create_schema as create_ledger
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,6 +72,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     )
     with app.app_context():
         db.create_all()
+        with db.engine.begin() as conn:
+            create_ledger(conn)  # the time bank's tables and triggers, as the migration makes
         today = local_today(app.config["BABEL_DEFAULT_TIMEZONE"])
         load_demo(db.session, seed=DEMO_SEED, today=today)
         day = today + dt.timedelta(days=1)  # the board opens on tomorrow
