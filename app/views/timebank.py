@@ -14,6 +14,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
@@ -28,6 +29,17 @@ from app.views import bp
 
 ADMINS = (Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN)
 REVERSERS = (Role.AGENCY_ADMIN, Role.SYS_ADMIN)
+CODE_LABELS = {
+    "service_credit": _l("Service credits"),
+    "redemption": _l("Redemptions"),
+    "gift": _l("Gifts"),
+    "donation": _l("Donations"),
+    "cap_overflow": _l("Above the storage cap"),
+    "pool_grant": _l("Grants from the pool"),
+    "pledge": _l("Guarantee pledges"),
+    "correction": _l("Corrections"),
+    "expiry": _l("Expiries"),
+}
 
 
 def _today() -> dt.date:
@@ -39,6 +51,8 @@ def _english() -> bool:
 
 
 def _hours(minutes: int) -> str:
+    if minutes % 60 == 0:
+        return _("%(h)s h", h=minutes // 60)
     return _("%(h)s h %(m)s min", h=minutes // 60, m=minutes % 60)
 
 
@@ -214,6 +228,7 @@ def timebank_admin() -> ResponseReturnValue:
         report=tb.liability(db.session, u),
         volunteers=volunteers,
         may_reverse=u.role in REVERSERS,
+        code_labels=CODE_LABELS,
     )
 
 
