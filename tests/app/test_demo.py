@@ -233,23 +233,19 @@ def test_reset_refuses_while_the_time_bank_ledger_has_accounts(
 ) -> None:
     make_agency(session, "OLD")
     session.commit()
-    tb_accounts.create(db.engine)
-    try:
-        session.execute(
-            insert(tb_accounts).values(
-                ledger=1,
-                kind="member",
-                owner_ref="volunteer:1",
-                no_overdraft=True,
-                head_hash="0" * 64,
-                created_at=dt.datetime.now(dt.UTC),
-            )
+    # The suite's schema has the ledger tables (tests/conftest.py), emptied after the test.
+    session.execute(
+        insert(tb_accounts).values(
+            ledger=1,
+            kind="member",
+            owner_ref="volunteer:1",
+            no_overdraft=True,
+            head_hash="0" * 64,
+            created_at=dt.datetime.now(dt.UTC),
         )
-        session.commit()
-        with pytest.raises(Conflict, match="ledger"):
-            load_demo(session, seed=SEED, reset=True, today=facts.today)
-        session.rollback()
-        assert session.scalar(select(Agency.code)) == "OLD"
-    finally:
-        session.rollback()
-        tb_accounts.drop(db.engine)
+    )
+    session.commit()
+    with pytest.raises(Conflict, match="ledger"):
+        load_demo(session, seed=SEED, reset=True, today=facts.today)
+    session.rollback()
+    assert session.scalar(select(Agency.code)) == "OLD"
