@@ -66,9 +66,12 @@ def file_engine(tmp_path: Path) -> Iterator[Engine]:
 
 def _pg_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL=postgresql+psycopg://...")
-    return url
+    if not url.startswith(("postgres://", "postgresql")):
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL=postgresql://...")
+    # The suite shares one TEST_DATABASE_URL with the app tests, which accept the plain
+    # scheme; psycopg 3 is the driver installed, so name it here as the app does.
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if "+" not in scheme else url
 
 
 @pytest.fixture
