@@ -10,7 +10,8 @@ import click
 from app.extensions import db
 from app.services import timebank_hooks  # noqa: F401  (registers the verified-visit listener)
 from app.services.errors import ServiceError
-from app.services.timebank import pledge, verify_ledger
+from app.services.timebank import expire_unspent, pledge, verify_ledger
+from app.services.timebank_policy import load_timebank_policy
 from app.services.timebank_redemption import sweep_holds
 from timebank import liability_report
 
@@ -48,6 +49,16 @@ def expire_holds_command(now: dt.datetime | None) -> None:
     """Void redemption holds past their timeout and those of cancelled or missed visits."""
     sweep = sweep_holds(db.session, now=now)
     click.echo(f"Voided {sweep.timed_out} expired hold(s), {sweep.closed_visits} of closed visits")
+
+
+@timebank_group.command("expire-credits")
+@click.option("--now", callback=_parse_now, help="Pretend it is this time (ISO 8601 with offset).")
+def expire_credits_command(now: dt.datetime | None) -> None:
+    """Apply the policy's optional expiry of unspent minutes (off by default)."""
+    if load_timebank_policy().expiry_days is None:
+        click.echo("The expiry rule is off (expiry_days: null in the policy file)")
+        return
+    click.echo(f"Expired the old minutes of {expire_unspent(db.session, now=now)} member(s)")
 
 
 @timebank_group.command("liability")

@@ -47,6 +47,7 @@ from app.security import can_see_agency
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.services.timebank_events import announce_correction
 from app.services.timebank_policy import load_timebank_policy
+from timebank.schema import accounts as tb_accounts
 
 log = logging.getLogger(__name__)
 
@@ -410,8 +411,11 @@ def _agency_of(session: Session, ref: str) -> int | None:
     parsed = parse_owner(ref)
     if parsed is None:
         return None
-    model = Volunteer if parsed[0] == VOLUNTEER else InsuredPerson
-    row = session.get(model, parsed[1])
+    row: Volunteer | InsuredPerson | None
+    if parsed[0] == VOLUNTEER:
+        row = session.get(Volunteer, parsed[1])
+    else:
+        row = session.get(InsuredPerson, parsed[1])
     return row.agency_id if row is not None else None
 
 
@@ -538,6 +542,29 @@ def pledge(session: Session, *, pledge_id: str, amount_min: int, reason: str) ->
         raise _failed(result, "amount_min")
     session.commit()
     return result.outcome is timebank.Outcome.CREATED
+
+
+def expire_unspent(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Apply the policy's optional expiry rule to every member; commits. How many expired.
+
+    Off by default (``expiry_days: null``): nothing happens.
+    """
+    policy = load_timebank_policy()
+    if policy.expiry_days is None:
+        return 0
+    members = session.scalars(
+        select(tb_accounts.c.id)
+        .where(tb_accounts.c.kind == timebank.AccountKind.MEMBER.value)
+        .order_by(tb_accounts.c.id)
+    ).all()
+    expired = 0
+    for account_id in members:
+        result = timebank.expire_credits(
+            session, member_account_id=account_id, policy=policy, now=now
+        )
+        expired += result is not None and result.outcome is timebank.Outcome.CREATED
+    session.commit()
+    return expired
 
 
 def local_tz() -> str:

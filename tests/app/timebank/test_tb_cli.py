@@ -4,13 +4,18 @@ sweep, the liability report and pledges."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+from app.services import timebank as tb_service
 from app.services import timebank_redemption as redemption
+from app.services.timebank_policy import POLICY_FILE
 from tests.app.timebank.conftest import TbWorld, verify_visit, volunteer_visit
 from timebank import drop_trigger_ddl
 
@@ -72,3 +77,22 @@ def test_pledge_and_liability(runner: FlaskCliRunner, session: Session, tb: TbWo
     bad = runner.invoke(args=["timebank", "pledge", "--id", "x", "--minutes", "0", "--reason", "r"])
     assert bad.exit_code == 2
     assert "--minutes" in bad.output
+
+
+def test_expire_credits_is_off_by_default_and_follows_the_policy(
+    app: Flask, runner: FlaskCliRunner, session: Session, tb: TbWorld, tmp_path: Path
+) -> None:
+    _earn(session, tb)
+    assert "off" in runner.invoke(args=["timebank", "expire-credits"]).output
+    policy = json.loads(POLICY_FILE.read_text())
+    policy["expiry_days"] = 30
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy))
+    app.config["CAREROUTE_TIMEBANK_POLICY_FILE"] = str(path)
+    try:
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=31)).isoformat()
+        result = runner.invoke(args=["timebank", "expire-credits", "--now", later])
+    finally:
+        app.config.pop("CAREROUTE_TIMEBANK_POLICY_FILE")
+    assert "Expired the old minutes of 1 member(s)" in result.output
+    assert tb_service.my_balance(session, tb.user).balance_min == 0
