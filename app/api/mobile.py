@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import Role
 from app.security import allow, user
 from app.services import evv, evv_route
-from app.services.dashboard import local_today
+from app.services.crud import local_today
 from app.services.errors import ValidationFailed
 from app.services.evv_rules import Position
 

@@ -26,9 +26,12 @@ T = TypeVar("T")
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
-def local_today() -> dt.date:
-    """Today's date where the care is given (plans and visits are dated in local time)."""
-    return dt.datetime.now(LOCAL_TZ).date()
+def local_today(tz_name: str | None = None) -> dt.date:
+    """Today's date where the care is given (plans and visits are dated in local time).
+
+    ``tz_name`` overrides the agencies' zone (the views pass the configured one).
+    """
+    return dt.datetime.now(ZoneInfo(tz_name) if tz_name else LOCAL_TZ).date()
 
 
 @dataclass(frozen=True)

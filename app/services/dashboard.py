@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -74,11 +73,6 @@ class Home:
     role: str
     panels: tuple[Panel, ...]
     visits: tuple[VisitLine, ...] = ()
-
-
-def local_today(tz_name: str) -> dt.date:
-    """Today's date where the agencies work (dates of visits are local dates)."""
-    return dt.datetime.now(ZoneInfo(tz_name)).date()
 
 
 def home_for(session: Session, u: User, today: dt.date) -> Home:

@@ -52,6 +52,7 @@ from app.models import (
 from app.policy import Dimension, Policy, ServiceItemSpec, load_policy, load_service_items
 from app.services.assessments import add_months, grade_for
 from app.services.auth import hash_password
+from app.services.crud import local_today
 from app.services.errors import Conflict
 from app.services.visits import WEEKDAY_PATTERNS
 from timebank.schema import accounts as tb_accounts
@@ -336,10 +337,6 @@ CONDITIONS = {
 }
 
 
-def _local_today() -> dt.date:
-    return dt.datetime.now(LOCAL_TZ).date()
-
-
 def id_check_digit(first17: str) -> str:
     """The check character of a resident ID number (ISO 7064 MOD 11-2)."""
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -451,7 +448,7 @@ def load_demo(
     builder = _Builder(
         session,
         random.Random(seed),
-        today or _local_today(),
+        today or local_today(),
         policy or load_policy(),
         # One hash for every demo login: they all share the printed demo password anyway,
         # and hashing at production cost two dozen times would make loading slow.

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Agency, Role, User
 from app.security import allow, is_cross_agency, user
 from app.services.agencies import get_agency, list_agencies
-from app.services.dashboard import local_today
+from app.services.crud import local_today
 from app.services.errors import NotFound
 from app.views import bp
 

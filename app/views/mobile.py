@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.models import Role, User
 from app.security import allow, public, user
-from app.services.dashboard import local_today
+from app.services.crud import local_today
 from app.views import bp
 
 WORKER_ROLES = (Role.CAREGIVER, Role.VOLUNTEER)

@@ -12,7 +12,8 @@ from app.extensions import db
 from app.i18n import LOCALE_SESSION_KEY
 from app.protection import safe_next, same_host_referrer
 from app.security import ALL_ROLES, allow, public, user
-from app.services.dashboard import home_for, local_today
+from app.services.crud import local_today
+from app.services.dashboard import home_for
 from app.views import bp
 
 # URL spellings of the languages, mapped to the catalog names in Config.LANGUAGES.

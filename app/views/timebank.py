@@ -23,7 +23,7 @@ from app.security import allow, scope_to_agency, user
 from app.services import timebank as tb
 from app.services import timebank_hooks  # noqa: F401  (registers the verified-visit listener)
 from app.services import timebank_redemption as redemption
-from app.services.dashboard import local_today
+from app.services.crud import local_today
 from app.services.errors import ServiceError
 from app.views import bp
 

@@ -30,7 +30,7 @@ from app.models import (
     Volunteer,
     utcnow,
 )
-from app.services.dashboard import local_today
+from app.services.crud import local_today
 from tests.conftest import make_agency, make_user
 
 

@@ -25,7 +25,7 @@ from app import create_app, jobs
 from app.cli.i18n import compile_catalogs
 from app.config import TestConfig
 from app.extensions import db, socketio
-from app.services.dashboard import local_today
+from app.services.crud import local_today
 from app.services.demo import DEMO_PASSWORD, load_demo
 from app.services.visits import generate_visits
 from timebank import create_schema as create_ledger
