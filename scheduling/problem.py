@@ -105,9 +105,7 @@ class Weights:
 
     travel_per_min: int = 1
     continuity_miss: int = 30
-    unassigned: Mapping[int, int] = field(
-        default_factory=lambda: {1: 100_000, 2: 10_000, 3: 1_000}
-    )
+    unassigned: Mapping[int, int] = field(default_factory=lambda: {1: 100_000, 2: 10_000, 3: 1_000})
     route_fixed: int = 0
 
     def unassigned_cost(self, priority: int) -> int:
