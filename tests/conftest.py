@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.config import TestConfig
 from app.extensions import db
-from app.models import Agency, Role, User
+from app.models import Agency, Role, ServiceItem, User
 from app.services.auth import hash_password, open_session
 from timebank.schema import accounts as tb_accounts
 from timebank.schema import create_schema as create_ledger
@@ -109,6 +109,32 @@ def make_agency(session: Session, code: str = "A1") -> Agency:
     session.add(agency)
     session.flush()
     return agency
+
+
+def make_service_items(session: Session) -> tuple[ServiceItem, ServiceItem]:
+    """A personal-care item and a volunteer-eligible companionship item."""
+    care = ServiceItem(
+        code="HC01",
+        name_zh="协助沐浴",
+        name_en="Bathing assistance",
+        category="basic_care",
+        standard_min=45,
+        required_skill="personal_care",
+        price_fen=6000,
+    )
+    company = ServiceItem(
+        code="HC20",
+        name_zh="陪伴",
+        name_en="Companionship",
+        category="companionship",
+        standard_min=60,
+        required_skill="companionship",
+        price_fen=3000,
+        volunteer_ok=True,
+    )
+    session.add_all([care, company])
+    session.flush()
+    return care, company
 
 
 def make_user(

@@ -36,7 +36,7 @@ from app.models import (
     utcnow,
 )
 from app.services.crud import local_today
-from tests.conftest import login, make_agency, make_user
+from tests.conftest import login, make_agency, make_service_items, make_user
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -210,26 +210,7 @@ def _visit(session: Session, plan: CarePlan, day: dt.date) -> Visit:
 def api_world(session: Session) -> World:
     today = local_today()
     a, b = make_agency(session, "A"), make_agency(session, "B")
-    item_care = ServiceItem(
-        code="HC01",
-        name_zh="协助沐浴",
-        name_en="Bathing assistance",
-        category="basic_care",
-        standard_min=45,
-        required_skill="personal_care",
-        price_fen=6000,
-    )
-    item_company = ServiceItem(
-        code="HC20",
-        name_zh="陪伴",
-        name_en="Companionship",
-        category="companionship",
-        standard_min=60,
-        required_skill="companionship",
-        price_fen=3000,
-        volunteer_ok=True,
-    )
-    session.add_all([item_care, item_company])
+    item_care, item_company = make_service_items(session)
     cg_a, cg_b = _caregiver(session, a, "A-001"), _caregiver(session, b, "B-001")
     vol_a, vol_b = _volunteer(session, a, "V-A1"), _volunteer(session, b, "V-B1")
     a1 = _person(session, a, "张桂兰", 101, "崇川区")

@@ -34,7 +34,7 @@ from app.models import (
 )
 from app.services.crud import local_today
 from tests.app.api.conftest import id_number
-from tests.conftest import login, make_agency, make_user
+from tests.conftest import login, make_agency, make_service_items, make_user
 
 SOLUTION_LIMIT = 40
 CENTRE = (32.00, 120.86)
@@ -193,27 +193,7 @@ def day(app: Flask, session: Session) -> Day:
     today = local_today()
     tomorrow = today + dt.timedelta(days=1)
     agency, other = make_agency(session, "A1"), make_agency(session, "B2")
-    care = ServiceItem(
-        code="HC01",
-        name_zh="协助沐浴",
-        name_en="Bathing assistance",
-        category="basic_care",
-        standard_min=45,
-        required_skill="personal_care",
-        price_fen=6000,
-    )
-    company = ServiceItem(
-        code="HC20",
-        name_zh="陪伴",
-        name_en="Companionship",
-        category="companionship",
-        standard_min=60,
-        required_skill="companionship",
-        price_fen=3000,
-        volunteer_ok=True,
-    )
-    session.add_all([care, company])
-    session.flush()
+    care, company = make_service_items(session)
     caregivers = [add_caregiver(session, agency, n) for n in range(3)]
     volunteer = Volunteer(
         agency_id=agency.id,
