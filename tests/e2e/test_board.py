@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -149,8 +150,12 @@ def test_dispatcher_plans_edits_compares_and_publishes_the_day(
     assert page.locator("[data-kpi=assigned] dd").inner_text() == (
         f"{kpis['assigned']} / {kpis['visits']}"
     )
-    travel_h = first["kpis_detail"]["travel_h"]
-    assert page.locator("[data-kpi=travel] dd").inner_text() == f"{travel_h:.1f} 小时"
+    # The page formats with Intl.NumberFormat, which rounds the shortest decimal form of the
+    # number half away from zero (26.15 -> 26.2); Python's format would round the binary value.
+    travel_h = Decimal(repr(first["kpis_detail"]["travel_h"])).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
+    assert page.locator("[data-kpi=travel] dd").inner_text() == f"{travel_h} 小时"
     assert page.locator(".bars__row").count() == len(first["kpis_detail"]["work_min_by_caregiver"])
     assert page.locator("#unassigned .vlist__item").count() == len(plan["unassigned"]) + sum(
         1 for v in board["visits"] if v["over_cap"]
