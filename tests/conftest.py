@@ -11,6 +11,7 @@ recreates that schema (tables and triggers); tests that never touched it pay one
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.config import TestConfig
 from app.extensions import db
-from app.models import Agency, Role, ServiceItem, User
+from app.models import Agency, Assessment, InsuredPerson, Role, ServiceItem, User
 from app.services.auth import hash_password, open_session
 from timebank.schema import accounts as tb_accounts
 from timebank.schema import create_schema as create_ledger
@@ -135,6 +136,25 @@ def make_service_items(session: Session) -> tuple[ServiceItem, ServiceItem]:
     session.add_all([care, company])
     session.flush()
     return care, company
+
+
+def add_severe_assessment(session: Session, person: InsuredPerson, today: dt.date) -> None:
+    """A grade-5 assessment of ``person``, valid around ``today`` (eligible for care)."""
+    session.add(
+        Assessment(
+            person_id=person.id,
+            adl_scores=[0] * 10,
+            cognition_scores=[0] * 4,
+            perception_scores=[0] * 3,
+            adl_total=0,
+            cognition_total=0,
+            perception_total=0,
+            grade=5,
+            assessed_at=today - dt.timedelta(days=30),
+            assessor="评估员",
+            valid_until=today + dt.timedelta(days=700),
+        )
+    )
 
 
 def make_user(

@@ -20,7 +20,6 @@ from werkzeug.test import TestResponse
 
 from app.models import (
     Agency,
-    Assessment,
     Base,
     Caregiver,
     CarePlan,
@@ -36,7 +35,13 @@ from app.models import (
     utcnow,
 )
 from app.services.crud import local_today
-from tests.conftest import login, make_agency, make_service_items, make_user
+from tests.conftest import (
+    add_severe_assessment,
+    login,
+    make_agency,
+    make_service_items,
+    make_user,
+)
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -129,21 +134,7 @@ def _person(session: Session, agency: Agency, name: str, serial: int, district: 
 
 
 def _assess(session: Session, person: InsuredPerson, today: dt.date) -> None:
-    session.add(
-        Assessment(
-            person_id=person.id,
-            adl_scores=[0] * 10,
-            cognition_scores=[0] * 4,
-            perception_scores=[0] * 3,
-            adl_total=0,
-            cognition_total=0,
-            perception_total=0,
-            grade=5,
-            assessed_at=today - dt.timedelta(days=30),
-            assessor="评估员",
-            valid_until=today + dt.timedelta(days=700),
-        )
-    )
+    add_severe_assessment(session, person, today)
 
 
 def _caregiver(session: Session, agency: Agency, staff_no: str) -> Caregiver:

@@ -20,7 +20,6 @@ from werkzeug.test import TestResponse
 
 from app.models import (
     Agency,
-    Assessment,
     Caregiver,
     CarePlan,
     InsuredPerson,
@@ -34,7 +33,13 @@ from app.models import (
 )
 from app.services.crud import local_today
 from tests.app.api.conftest import id_number
-from tests.conftest import login, make_agency, make_service_items, make_user
+from tests.conftest import (
+    add_severe_assessment,
+    login,
+    make_agency,
+    make_service_items,
+    make_user,
+)
 
 SOLUTION_LIMIT = 40
 CENTRE = (32.00, 120.86)
@@ -117,21 +122,7 @@ def add_person(session: Session, agency: Agency, n: int, today: dt.date) -> Insu
     )
     session.add(person)
     session.flush()
-    session.add(
-        Assessment(
-            person_id=person.id,
-            adl_scores=[0] * 10,
-            cognition_scores=[0] * 4,
-            perception_scores=[0] * 3,
-            adl_total=0,
-            cognition_total=0,
-            perception_total=0,
-            grade=5,
-            assessed_at=today - dt.timedelta(days=30),
-            assessor="评估员",
-            valid_until=today + dt.timedelta(days=700),
-        )
-    )
+    add_severe_assessment(session, person, today)
     return person
 
 
