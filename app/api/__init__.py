@@ -23,6 +23,7 @@ from app.api import (  # noqa: E402, F401
     persons,
     plans,
     service_items,
+    settlement,
     staff,
     timebank,
     visits,

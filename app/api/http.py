@@ -33,6 +33,8 @@ class Spec:
     status: int = 200
     # Error statuses this operation can answer besides 400/401/403 (404 is added for ids).
     errors: tuple[int, ...] = field(default_factory=tuple)
+    # Media types of a file download answered instead of JSON.
+    files: tuple[str, ...] = field(default_factory=tuple)
 
 
 def spec(
@@ -42,11 +44,12 @@ def spec(
     query: type[Query] | None = None,
     status: int = 200,
     errors: Iterable[int] = (),
+    files: Iterable[str] = (),
 ) -> Callable[[F], F]:
     """Declare a view's shapes; put it below ``@allow`` so the wrapper keeps the record."""
 
     def decorate(view: F) -> F:
-        view.api_spec = Spec(response, body, query, status, tuple(errors))  # type: ignore[attr-defined]
+        view.api_spec = Spec(response, body, query, status, tuple(errors), tuple(files))  # type: ignore[attr-defined]
         return view
 
     return decorate

@@ -175,6 +175,9 @@ def _operation(
     ok: dict[str, Any] = {"description": "OK" if spec.status == 200 else "Created"}
     if spec.response is not None:
         ok["content"] = {"application/json": {"schema": refs[(spec.response, "serialization")]}}
+    if spec.files:
+        binary = {"type": "string", "format": "binary"}
+        ok["content"] = {media: {"schema": binary} for media in spec.files}
     responses: dict[str, Any] = {str(spec.status): ok}
     if spec.body is not None or spec.query is not None:
         responses["400"] = _error("Invalid input; `errors` names each field.", error_ref)

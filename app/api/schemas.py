@@ -202,6 +202,15 @@ class Empty(Body):
 
 # --- agencies ------------------------------------------------------------------------------
 
+CityCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        description="A city of the LTCI policy file (its fund shares apply); null: the default.",
+    ),
+]
+
 
 class AgencyCreate(Body):
     code: Code
@@ -210,11 +219,12 @@ class AgencyCreate(Body):
     districts: list[Annotated[str, Field(min_length=1, max_length=50)]] = []
     phone: Phone | None = None
     address: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    city: CityCode | None = None
     active: bool = True
 
 
 class AgencyUpdate(Patch):
-    nullable: ClassVar[frozenset[str]] = frozenset({"phone", "address"})
+    nullable: ClassVar[frozenset[str]] = frozenset({"phone", "address", "city"})
 
     code: Code | None = None
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -222,6 +232,7 @@ class AgencyUpdate(Patch):
     districts: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = None
     phone: Phone | None = None
     address: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    city: CityCode | None = None
     active: bool | None = None
 
 
@@ -238,6 +249,7 @@ class AgencyOut(Out):
     districts: list[str]
     phone: str | None
     address: str | None
+    city: str | None
     active: bool
     created_at: dt.datetime
 

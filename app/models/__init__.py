@@ -33,6 +33,13 @@ from .people import (
     VolunteerRelative,
     mask_id_number,
 )
+from .settlement import (
+    ClaimLine,
+    ExportLog,
+    Settlement,
+    SettlementEvent,
+    SettlementLocked,
+)
 
 __all__ = [
     "CROSS_AGENCY_ROLES",
@@ -41,6 +48,8 @@ __all__ = [
     "Assessment",
     "Base",
     "CapOverride",
+    "ClaimLine",
+    "ExportLog",
     "CarePlan",
     "Caregiver",
     "CaregiverAbsence",
@@ -59,6 +68,9 @@ __all__ = [
     "Role",
     "RouteNotice",
     "ServiceItem",
+    "Settlement",
+    "SettlementEvent",
+    "SettlementLocked",
     "Skill",
     "SolveJob",
     "TimestampMixin",

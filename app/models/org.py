@@ -23,6 +23,8 @@ class Agency(TimestampMixin, Base):
     districts: Mapped[list[str]] = mapped_column(JSON, default=list)
     phone: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(String(300))
+    # A key of the policy file's cities (fund shares differ by city); None: the default.
+    city: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

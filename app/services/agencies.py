@@ -10,7 +10,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Agency, User
-from app.services.crud import PageResult, apply, ensure_unique, get_visible, paginate, visible_to
+from app.policy import load_policy
+from app.services.crud import (
+    PageResult,
+    apply,
+    ensure_unique,
+    get_visible,
+    invalid,
+    paginate,
+    visible_to,
+)
 
 
 def _visible(actor: User) -> Any:
@@ -46,6 +55,9 @@ def _check_unique(session: Session, fields: Mapping[str, Any], exclude_id: int |
         ensure_unique(
             session, Agency.licence_no, fields["licence_no"], "licence_no", exclude_id=exclude_id
         )
+    city = fields.get("city")
+    if city is not None and city not in load_policy().cities:
+        raise invalid("city", _("Not a city of the LTCI policy file."))
 
 
 def create_agency(session: Session, actor: User, fields: Mapping[str, Any]) -> Agency:

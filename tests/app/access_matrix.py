@@ -186,3 +186,29 @@ MATRIX.update(
         "views.timebank_admin_reverse": Row(TB_REVERSERS, "POST"),
     }
 )
+
+# Settlement (app/api/settlement.py). Unknown ids and empty bodies keep every call a no-op.
+SETTLERS = frozenset({Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN})
+_SETTLEMENT = {"settlement_id": 999_999}
+MATRIX.update(
+    {
+        "api.list_settlements": Row(SETTLERS),
+        "api.open_settlement": Row(frozenset({Role.AGENCY_ADMIN}), "POST", json={}),
+        "api.get_settlement": Row(SETTLERS, kwargs=_SETTLEMENT),
+        "api.list_claim_lines": Row(SETTLERS, kwargs=_SETTLEMENT),
+        "api.list_settlement_events": Row(SETTLERS, kwargs=_SETTLEMENT),
+        "api.rebuild_settlement": Row(
+            frozenset({Role.AGENCY_ADMIN}), "POST", kwargs=_SETTLEMENT, json={}
+        ),
+        "api.step_settlement": Row(
+            frozenset({Role.AGENCY_ADMIN, Role.AUDITOR}), "POST", kwargs=_SETTLEMENT, json={}
+        ),
+        "api.review_claim_line": Row(
+            frozenset({Role.AUDITOR}),
+            "POST",
+            kwargs={"settlement_id": 999_999, "line_id": 999_999},
+            json={},
+        ),
+        "api.export_settlement": Row(SETTLERS, kwargs=_SETTLEMENT),
+    }
+)
