@@ -10,6 +10,7 @@ from app.views import (  # noqa: E402, F401
     exceptions,
     mobile,
     pages,
+    settlement,
     shell,
     timebank,
 )

@@ -25,6 +25,7 @@ NAV_ITEMS: list[tuple[str, LazyString]] = [
     ("views.mobile_app", _l("My route")),
     ("views.timebank_home", _l("Time bank")),
     ("views.timebank_admin", _l("Time bank")),
+    ("views.settlements", _l("Settlements")),
     ("auth.sessions", _l("My sessions")),
 ]
 

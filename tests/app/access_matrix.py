@@ -212,3 +212,18 @@ MATRIX.update(
         "api.export_settlement": Row(SETTLERS, kwargs=_SETTLEMENT),
     }
 )
+
+# Settlement pages (app/views/settlement.py).
+MATRIX.update(
+    {
+        "views.settlements": Row(SETTLERS),
+        "views.settlement_open": Row(frozenset({Role.AGENCY_ADMIN}), "POST"),
+        "views.settlement_detail": Row(SETTLERS, kwargs=_SETTLEMENT),
+        "views.settlement_step": Row(
+            frozenset({Role.AGENCY_ADMIN, Role.AUDITOR}), "POST", kwargs=_SETTLEMENT
+        ),
+        "views.settlement_review_line": Row(
+            frozenset({Role.AUDITOR}), "POST", kwargs={"settlement_id": 999_999, "line_id": 999_999}
+        ),
+    }
+)
