@@ -25,7 +25,6 @@ import io
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -45,6 +44,7 @@ from app.models import (
 )
 from app.security import can_see_agency
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.services.exports import safe_cell
 from app.services.timebank_events import announce_correction
 from app.services.timebank_policy import load_timebank_policy
 from timebank.schema import accounts as tb_accounts
@@ -242,15 +242,6 @@ def volunteer_statement(session: Session, actor: User, volunteer_id: int) -> Mem
 
 
 # Cells starting with these are formulas to a spreadsheet (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def statement_csv(statement: MemberStatement, tz_name: str) -> bytes:
     """The statement as CSV: UTF-8 with a BOM (so spreadsheet programs read Chinese), text
     cells escaped against formula injection, times in the agencies' zone."""
@@ -272,14 +263,14 @@ def statement_csv(statement: MemberStatement, tz_name: str) -> bytes:
     for line in statement.lines:
         writer.writerow(
             [
-                _cell(line.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
-                _cell(line.transfer_id),
-                _cell(line.description),
+                safe_cell(line.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
+                safe_cell(line.transfer_id),
+                safe_cell(line.description),
                 line.amount_min,
                 line.held_change_min,
                 line.balance_after_min,
                 line.held_after_min,
-                _cell(line.reason or ""),
+                safe_cell(line.reason or ""),
             ]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")

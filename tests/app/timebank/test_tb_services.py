@@ -24,6 +24,7 @@ from app.services import evv_events, timebank_events
 from app.services import timebank as tb_service
 from app.services import timebank_redemption as redemption
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.services.exports import safe_cell
 from app.services.timebank_hooks import on_visit_verified
 from app.services.timebank_policy import load_timebank_policy
 from tests.app.timebank.conftest import TbWorld, verify_visit, volunteer_visit
@@ -383,7 +384,7 @@ def test_the_statement_csv_has_a_bom_and_defuses_formulas(session: Session, tb: 
     assert rows[3][2] == "更正：=1+2"
     assert rows[3][7] == "'=1+2"  # the raw reason, which a spreadsheet would run
     assert rows[2][2] == "赠予 李娜"
-    assert [tb_service._cell(v) for v in ("-1", "+x", "@a", "\tz", "ok", -1)] == [
+    assert [safe_cell(v) for v in ("-1", "+x", "@a", "\tz", "ok", -1)] == [
         "'-1",
         "'+x",
         "'@a",
