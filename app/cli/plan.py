@@ -59,7 +59,7 @@ def _agency(code: str) -> Agency:
     return agency
 
 
-def _agencies(code: str | None, every: bool) -> list[Agency]:
+def pick_agencies(code: str | None, every: bool) -> list[Agency]:
     if every == (code is not None):
         raise click.UsageError("give exactly one of --agency and --all-agencies")
     if code is not None:
@@ -98,7 +98,7 @@ def day_command(
 ) -> None:
     """Optimise DATE for an agency (or all) now and store the plan as a new version."""
     failed = False
-    for agency in _agencies(agency_code, every):
+    for agency in pick_agencies(agency_code, every):
         if if_unplanned and (current := latest(db.session, agency.id, day)) is not None:
             click.echo(f"{agency.code} {day}: already planned, {_kpi_line(current)}")
             continue

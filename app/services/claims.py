@@ -122,6 +122,13 @@ def judge(facts: Iterable[VisitFacts], fund_share_pct: int) -> list[LineDraft]:
     return drafts
 
 
+def yuan(fen: int) -> str:
+    """Integer fen as a yuan amount, ``¥1,234.56``, without passing through a float."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
 def month_bounds(period: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last day of ``period``'s month."""
     first = period.replace(day=1)

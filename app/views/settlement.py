@@ -19,6 +19,7 @@ from app.models import Role
 from app.security import allow, user
 from app.services import claims
 from app.services import settlement as svc
+from app.services.claims import yuan
 from app.services.crud import local_today
 from app.services.errors import NotFound, ServiceError
 from app.views import bp
@@ -62,13 +63,6 @@ STEP_DONE = {
     "reject": _l("Returned to the agency, partly rejected."),
     "reconcile": _l("Reconciled: the settlement is final."),
 }
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as a yuan amount, ``¥1,234.56``, without passing through a float."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
 
 
 @bp.route("/settlements")

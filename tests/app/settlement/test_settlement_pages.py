@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import ClaimLine, Role, Settlement
-from app.views.settlement import yuan
+from app.services.claims import yuan
 from tests.app.settlement.conftest import MonthWorld, deliver, deliver_away
 from tests.conftest import login, make_user
 
