@@ -130,13 +130,22 @@ class ActionResult:
     visit: Visit
 
 
-def assigned_visit(session: Session, worker: Worker, visit_id: int) -> Visit:
-    """The visit if ``worker`` is assigned to it; else NotFound (nothing is revealed)."""
-    visit = session.scalar(
+def assigned_visit(
+    session: Session, worker: Worker, visit_id: int, *, for_update: bool = False
+) -> Visit:
+    """The visit if ``worker`` is assigned to it; else NotFound (nothing is revealed).
+
+    ``for_update`` locks the visit's row until the commit (PostgreSQL; SQLite lets one
+    writer in at a time and ignores it) and reloads it as the lock found it.
+    """
+    stmt = (
         select(Visit)
         .join(VisitAssignment, VisitAssignment.visit_id == Visit.id)
         .where(Visit.id == visit_id, worker.matches(VisitAssignment))
     )
+    if for_update:
+        stmt = stmt.with_for_update(of=Visit).execution_options(populate_existing=True)
+    visit = session.scalar(stmt)
     if visit is None:
         raise NotFound(_("No such visit on your route."), {"visit_id": _("Not on your route.")})
     return visit
@@ -165,7 +174,10 @@ def record_action(
     stored = session.get(EvvAction, data.id)
     if stored is not None:
         return _replayed(session, u, stored)
-    visit = assigned_visit(session, worker, data.visit_id)
+    # One action of a visit at a time: each is decided on what the visit's other actions
+    # did, so two check-ins with different ids at the same instant must not both see
+    # "not checked in yet", nor a check-in miss a check-out still uncommitted as pending.
+    visit = assigned_visit(session, worker, data.visit_id, for_update=True)
     action = EvvAction(
         id=data.id,
         visit_id=visit.id,
@@ -186,7 +198,9 @@ def record_action(
             session.add(action)
             session.flush()
     except IntegrityError:
-        # The same id raced in from another request: the first one stored wins.
+        # The same id raced in from another request: the first one stored wins. Nothing
+        # was written here; ending the transaction lets go of the visit's lock.
+        session.rollback()
         stored = session.get(EvvAction, data.id)
         if stored is None:
             raise
