@@ -125,7 +125,8 @@ function visitBlock(visit, stop, caregiver, view, geo) {
     class: classes.join(" "),
     style: geo.box(stop.start, stop.end),
     title,
-    dataset: { ref, caregiver: caregiver.ref },
+    // The status as data, for scripts and tests; the classes above carry the look.
+    dataset: { ref, caregiver: caregiver.ref, status: visit ? visit.status : "" },
     "aria-pressed": view.selected === ref ? "true" : "false",
     onclick: () => view.onSelect(ref),
   }, locked ? el("span", { class: "lock", "aria-label": t("locked") }) : null,
