@@ -9,6 +9,8 @@ the shell, never API answers.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +43,28 @@ def mobile_app() -> ResponseReturnValue:
 @public
 def service_worker() -> ResponseReturnValue:
     """The service worker, from the site root so its scope is the whole site."""
+    static = Path(current_app.static_folder or "static")
     # Read whole (a few kB) rather than streamed, so no file handle outlives the request.
-    source = Path(current_app.static_folder or "static", "sw.js").read_bytes()
+    source = (static / "sw.js").read_bytes()
+    # The cache name follows the static files' content: a deploy that changes any of them
+    # makes browsers drop the old cache instead of serving stale scripts cache-first.
+    version = f'const VERSION = "careroute-{static_digest(str(static))}";'.encode()
+    source = source.replace(b'const VERSION = "careroute-v1";', version, 1)
     response = Response(source, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
     return response
+
+
+@functools.cache
+def static_digest(folder: str) -> str:
+    """A short digest of every static file's path and bytes (computed once per process)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def mobile_config(u: User) -> dict[str, Any]:

@@ -3,6 +3,7 @@ side: visit status events reach the board room; a caregiver joins only their own
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -92,6 +93,8 @@ def test_the_app_shell_and_the_service_worker(app: Flask, session: Session, ew: 
     assert sw.headers["Service-Worker-Allowed"] == "/"
     assert sw.mimetype == "text/javascript"
     assert "/api/" not in sw.get_data(as_text=True).split("PRECACHE", 1)[1].split("]")[0]
+    # The cache is named after the static files' content, not a hand-kept constant.
+    assert re.search(r'const VERSION = "careroute-[0-9a-f]{12}";', sw.get_data(as_text=True))
 
 
 def test_every_reason_code_has_words_in_the_app() -> None:
