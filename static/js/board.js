@@ -412,9 +412,17 @@ function onVisitStatus(event) {
   render();
 }
 
+let wasLive = null;
+
 function setLive(on) {
   $("live").dataset.live = on ? "on" : "off";
   $("live").title = on ? t("live_on") : t("live_off");
+  // Events sent while the socket was down are not replayed (they are notifications, not
+  // the record): back in the room, reload the day from the API.
+  if (on && wasLive === false) {
+    loadDay(state.version ? state.version.id : null).catch(() => say(t("live_off"), "error"));
+  }
+  if (on || wasLive !== null) wasLive = on;
 }
 
 // ------------------------------------------------------------------ start
