@@ -165,8 +165,7 @@ def rebuild(session: Session, actor: User, settlement_id: int) -> Settlement:
     """
     _require(actor, Role.AGENCY_ADMIN)
     settlement = visible(session, actor, settlement_id)
-    if settlement.status not in REBUILDABLE:
-        raise _wrong_state(settlement)
+    _hold(session, settlement, REBUILDABLE)
     agency = session.get(Agency, settlement.agency_id)
     assert agency is not None
     _write_lines(session, settlement, agency, keep_reviews=settlement.status == "partly_rejected")
@@ -316,8 +315,7 @@ def review_line(
     """The auditor disallows a claimable line (with a reason) or accepts it again."""
     _require(actor, Role.AUDITOR)
     settlement = visible(session, actor, settlement_id)
-    if settlement.status not in REVIEWABLE:
-        raise _wrong_state(settlement)
+    _hold(session, settlement, REVIEWABLE)
     line = session.scalar(
         select(ClaimLine).where(ClaimLine.id == line_id, ClaimLine.settlement_id == settlement.id)
     )
@@ -344,6 +342,25 @@ def _of_period(session: Session, agency_id: int, first: dt.date) -> Settlement |
     return session.scalar(
         select(Settlement).where(Settlement.agency_id == agency_id, Settlement.period == first)
     )
+
+
+def _hold(session: Session, settlement: Settlement, states: tuple[str, ...]) -> None:
+    """Lock the settlement's row for this transaction if it is in one of ``states``.
+
+    A conditional update rather than a read: a step taken at the same moment (say a
+    submission while the lines are rebuilt) either waits for this transaction or has
+    already moved the state, and then this one stops with a conflict.
+    """
+    if settlement.status not in states:
+        raise _wrong_state(settlement)
+    held = session.execute(
+        update(Settlement)
+        .where(Settlement.id == settlement.id, Settlement.status.in_(states))
+        .values(updated_at=utcnow())
+    )
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict(_("Someone else changed this settlement; reload it."))
 
 
 def _require(actor: User, role: Role) -> None:
