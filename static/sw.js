@@ -15,6 +15,7 @@ const PRECACHE = [
   "/static/js/mobile.js",
   "/static/js/mobile_store.js",
   "/static/js/mobile_outbox.js",
+  "/static/js/mobile_signature.js",
   "/static/vendor/socket.io/socket.io.min.js",
   "/static/manifest.webmanifest",
   "/static/img/icons/icon.svg",

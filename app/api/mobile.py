@@ -23,7 +23,7 @@ from app.api.mobile_schemas import (
 from app.extensions import db
 from app.models import Role
 from app.security import allow, user
-from app.services import evv, evv_route
+from app.services import evv, evv_confirmation, evv_route
 from app.services.crud import local_today
 from app.services.errors import ValidationFailed
 from app.services.evv_rules import Position
@@ -64,9 +64,11 @@ def record_evv_action() -> Response:
             else None
         ),
         items_done=tuple(body.items_done),
-        # The PIN or signature itself is not kept: only who confirmed, and how.
+        # The service checks a PIN and keeps only the outcome; a signature is kept.
         confirmation=(
-            {"method": body.confirmation.method, "by": body.confirmation.by}
+            evv_confirmation.Confirmation(
+                body.confirmation.method, body.confirmation.by, body.confirmation.value
+            )
             if body.confirmation
             else None
         ),
@@ -93,6 +95,7 @@ def action_out(result: evv.ActionResult) -> EvvActionOut:
         kind=a.kind,
         state=a.state,  # type: ignore[arg-type]
         note=a.note,
+        confirmation=a.confirmation,  # type: ignore[arg-type]
         duplicate=result.duplicate,
         visit_status=result.visit.status,  # type: ignore[arg-type]
         verification=(EvvOut.model_validate(result.verification) if result.verification else None),

@@ -4,12 +4,15 @@ dispatchers' EVV API (``/api/v1/evv``)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from flask_babel import gettext as _
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
 from app.api.schemas import Body, Id, Latitude, Longitude, Out, Query
 from app.models import VisitStatus
+from app.services import evv_confirmation as confirming
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 ItemCode = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -30,9 +33,37 @@ class ConfirmationIn(Body):
     by: Literal["person", "family"]
     value: str = Field(
         min_length=1,
-        max_length=60_000,
-        description="The PIN (4-6 digits, not stored) or the signature as an SVG path.",
+        max_length=confirming.MAX_SIGNATURE_CHARS,
+        description=(
+            "The PIN (4-6 digits; checked against the person's, never stored) or the "
+            "signature as SVG path data: absolute M, L and Q commands with numbers in a "
+            f"{confirming.SIGNATURE_BOX[0]} x {confirming.SIGNATURE_BOX[1]} box, "
+            f"at least {confirming.MIN_SIGNATURE_POINTS} points."
+        ),
     )
+
+    @field_validator("value")
+    @classmethod
+    def _fits_method(cls, value: str, info: ValidationInfo) -> str:
+        method = info.data.get("method")
+        if method == "pin" and not re.fullmatch(confirming.PIN_PATTERN, value):
+            raise ValueError(_("A PIN is 4 to 6 digits."))
+        if method == "signature":
+            confirming.signature_points(value)
+        return value
+
+
+class ConfirmationOut(BaseModel):
+    """What was kept of a confirmation: never the PIN; a signature's path and its box."""
+
+    method: Literal["pin", "signature"]
+    by: Literal["person", "family"]
+    ok: bool = Field(False, description="Whether it confirms the visit (a wrong PIN does not).")
+    reason: Literal["no_pin", "wrong_pin", "too_many_attempts"] | None = Field(
+        None, description="Why a PIN did not confirm: none set, wrong, or too many wrong today."
+    )
+    path: str | None = Field(None, description="The signature as SVG path data.")
+    box: tuple[int, int] | None = Field(None, description="Width and height of the path's box.")
 
 
 class EvvActionIn(Body):
@@ -44,7 +75,16 @@ class EvvActionIn(Body):
     occurred_at: AwareDatetime = Field(description="When it happened, by the phone's clock.")
     position: PositionIn | None = Field(None, description="null when no fix could be had.")
     items_done: list[ItemCode] = Field(default_factory=list, max_length=30)
-    confirmation: ConfirmationIn | None = None
+    confirmation: ConfirmationIn | None = Field(None, description="With a check-out only.")
+
+    @field_validator("confirmation")
+    @classmethod
+    def _with_check_out(
+        cls, value: ConfirmationIn | None, info: ValidationInfo
+    ) -> ConfirmationIn | None:
+        if value is not None and info.data.get("kind") == "check_in":
+            raise ValueError(_("A confirmation goes with the check-out."))
+        return value
 
 
 class EvvOut(Out):
@@ -65,6 +105,7 @@ class EvvOut(Out):
     check_in_distance_m: float | None
     check_out_distance_m: float | None
     duration_s: int
+    confirmation: ConfirmationOut | None
     supersedes_id: int | None
     decided_by_id: int | None
     decision_reason: str | None
@@ -79,6 +120,7 @@ class EvvActionOut(BaseModel):
     kind: str
     state: Literal["applied", "pending", "ignored", "refused"]
     note: str | None
+    confirmation: ConfirmationOut | None
     duplicate: bool
     visit_status: VisitStatus
     verification: EvvOut | None

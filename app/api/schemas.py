@@ -32,6 +32,7 @@ from pydantic import (
 
 from app.models import Gender, ItemCategory, PersonStatus, PlanStatus, Skill, TravelMode
 from app.models import VisitStatus as VisitStatusEnum
+from app.services.evv_confirmation import PIN_PATTERN
 
 T = TypeVar("T")
 
@@ -286,6 +287,7 @@ class PersonUpdate(Patch):
             "consent_by",
             "disability_since",
             "care_notes",
+            "confirmation_pin",
         }
     )
 
@@ -305,6 +307,13 @@ class PersonUpdate(Patch):
     disability_since: dt.date | None = None
     care_notes: Annotated[str, Field(max_length=4000)] | None = None
     status: PersonStatus | None = None
+    confirmation_pin: Annotated[str, Field(pattern=PIN_PATTERN)] | None = Field(
+        None,
+        description=(
+            "Write-only: the 4-6 digit PIN with which the person or family confirms a visit "
+            "at check-out (stored hashed, never returned); null removes it."
+        ),
+    )
 
 
 class PersonQuery(Query):
@@ -332,6 +341,7 @@ class PersonOut(Out):
     consent_by: str | None
     disability_since: dt.date | None
     status: PersonStatus
+    has_confirmation_pin: bool = Field(description="Whether a confirmation PIN is set.")
     created_at: dt.datetime
 
 

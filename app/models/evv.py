@@ -68,7 +68,8 @@ class EvvAction(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     items_done: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # {"method": "pin" | "signature", "by": "person" | "family"}; the secret is not kept.
+    # What app.services.evv_confirmation settled: a PIN's outcome (never the PIN itself) or
+    # a signature's SVG path; {"method", "by", "ok", ...}.
     confirmation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(String(200))

@@ -170,6 +170,8 @@ class InsuredPerson(TimestampMixin, Base):
     disability_since: Mapped[dt.date | None] = mapped_column(Date)
     care_notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=PersonStatus.ACTIVE)
+    # argon2 hash of the PIN the person or family gives to confirm a visit; never the PIN.
+    confirmation_pin_hash: Mapped[str | None] = mapped_column(String(255))
 
     assessments: Mapped[list[Assessment]] = relationship(
         back_populates="person", order_by="Assessment.assessed_at"
@@ -178,6 +180,10 @@ class InsuredPerson(TimestampMixin, Base):
     @property
     def id_number_masked(self) -> str:
         return mask_id_number(self.id_number)
+
+    @property
+    def has_confirmation_pin(self) -> bool:
+        return self.confirmation_pin_hash is not None
 
 
 def mask_id_number(id_number: str) -> str:

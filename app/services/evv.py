@@ -7,6 +7,8 @@ Exactly once, in any order: an action's id is made on the phone and is the prima
 A check-out whose check-in has not arrived is kept as ``pending`` and applied when the
 check-in comes; a second check-in or check-out of the same worker for the same visit (two
 ids, say two taps offline) is stored as ``ignored``. Nothing a phone sent is dropped.
+The person's or family's confirmation (a PIN, checked then, or a signature) is settled
+when the action is first stored (``app.services.evv_confirmation``).
 
 Visit status (only through ``app.services.visits.transition``): the first check-in moves
 the visit ``assigned -> in_progress``; when every assigned worker has checked out it moves
@@ -45,7 +47,7 @@ from app.models import (
     Volunteer,
     utcnow,
 )
-from app.services import evv_events
+from app.services import evv_confirmation, evv_events
 from app.services.crud import PageResult
 from app.services.errors import Conflict, Forbidden, NotFound
 from app.services.evv_rules import (
@@ -119,7 +121,7 @@ class ActionIn:
     occurred_at: dt.datetime
     position: Position | None = None
     items_done: tuple[str, ...] = ()
-    confirmation: dict[str, Any] | None = None
+    confirmation: evv_confirmation.Confirmation | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,13 @@ def record_action(
     # did, so two check-ins with different ids at the same instant must not both see
     # "not checked in yet", nor a check-in miss a check-out still uncommitted as pending.
     visit = assigned_visit(session, worker, data.visit_id, for_update=True)
+    confirmation = (
+        evv_confirmation.resolve(
+            session, visit.person_id, data.confirmation, now=now, timezone=rules.timezone
+        )
+        if data.confirmation is not None
+        else None
+    )
     action = EvvAction(
         id=data.id,
         visit_id=visit.id,
@@ -189,7 +198,7 @@ def record_action(
         lon=data.position.lon if data.position else None,
         accuracy_m=data.position.accuracy_m if data.position else None,
         items_done=list(data.items_done),
-        confirmation=data.confirmation,
+        confirmation=confirmation,
         state="pending",
         **worker.columns(),
     )
@@ -334,7 +343,7 @@ def _evaluate(
             check_in_position=_position(check_in),
             check_out_position=_position(check_out),
             items_done=check_out.items_done,
-            confirmed=bool(check_out.confirmation),
+            confirmed=evv_confirmation.is_confirmed(check_out.confirmation),
         ),
         Planned(visit.date, visit.windows, visit.duration_min, person.lat, person.lon, items),
         rules,

@@ -14,8 +14,8 @@ code change:
 - ``min_duration_pct`` (80): the time between check-in and check-out must be at least this
   share of the planned duration -> else ``too_short``;
 - every planned item must be ticked -> else ``items_missing``;
-- ``require_confirmation`` (False): when set, the person or family must confirm (PIN or
-  signature) -> else ``not_confirmed``;
+- ``require_confirmation`` (False): when set, the person or family must confirm (the
+  right PIN or a signature; see ``evv_confirmation``) -> else ``not_confirmed``;
 - ``lock_days`` (7): a visit's EVV record accepts no new action or decision once this many
   days have passed after the visit's date (local time).
 

@@ -30,6 +30,7 @@ from app.services.crud import (
     paginate,
     visible_to,
 )
+from app.services.evv_confirmation import set_pin
 
 OWN_VISIT_ROLES = frozenset({Role.CAREGIVER, Role.VOLUNTEER})
 FULL_ID_ROLES = frozenset({Role.DISPATCHER, Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN})
@@ -133,7 +134,10 @@ def update_person(
 ) -> InsuredPerson:
     person = find_person(session, actor, person_id)
     _check(session, fields, person)
-    apply(person, fields)
+    changes = dict(fields)
+    if "confirmation_pin" in changes:
+        set_pin(person, changes.pop("confirmation_pin"))
+    apply(person, changes)
     _log_notes(session, actor, person)
     session.commit()
     return person

@@ -1,16 +1,24 @@
 // The caregiver app: today's route, navigation links, check-in/check-out with the GPS
-// position through the outbox, and live route changes with an acknowledgement.
+// position through the outbox, the person's or family's confirmation (PIN or signature),
+// and live route changes with an acknowledgement.
 //
 // The REST API is the record; Socket.IO events only say "something changed", so after
 // every (re)connection and every event the route is read again.
 
 import { clearAll, loadRoute, purge, saveRoute } from "./mobile_store.js";
 import { Outbox, newAction } from "./mobile_outbox.js";
+import { MAX_CHARS, isSignature, signaturePad, toPath } from "./mobile_signature.js";
 
 const config = JSON.parse(document.getElementById("m-config").textContent);
-const strings = JSON.parse(document.getElementById("m-strings").textContent);
+const strings = {
+  ...JSON.parse(document.getElementById("m-strings").textContent),
+  ...JSON.parse(document.getElementById("m-strings-confirm").textContent),
+};
 const $ = (id) => document.getElementById(id);
-const state = { route: null, notice: null, ticked: new Map() };
+// drafts: per visit, the confirmation being given at check-out ({method, by, pin, strokes}).
+// Memory only: a PIN or a signature reaches storage only inside its outbox action.
+const state = { route: null, notice: null, ticked: new Map(), drafts: new Map() };
+const PIN = /^[0-9]{4,6}$/;
 
 function t(key, params = {}) {
   return (strings[key] || key).replace(/%\((\w+)\)s/g, (_, name) => String(params[name] ?? ""));
@@ -41,8 +49,11 @@ function clock(iso) {
   });
 }
 
-function toast(message) {
+// An important message (say, a wrong PIN) is not replaced by a routine one while shown.
+function toast(message, { important = false } = {}) {
   const box = $("m-toast");
+  if (!important && toast.important && !box.hidden) return;
+  toast.important = important;
   box.textContent = message;
   box.hidden = false;
   clearTimeout(toast.timer);
@@ -164,11 +175,55 @@ function actionsFor(stop) {
     return el(
       "div",
       { class: "m-out" },
-      el("label", { class: "field" }, el("span", {}, t("pin")), el("input", { type: "password", inputmode: "numeric", autocomplete: "off", maxlength: "6", pattern: "[0-9]{4,6}", class: "m-pin" })),
-      el("button", { class: "button button--primary button--block m-checkout", type: "button", onclick: (e) => act(stop, "check_out", e.target.closest(".m-stop")) }, t("check_out")),
+      confirmation(stop.visit_id),
+      el("button", { class: "button button--primary button--block m-checkout", type: "button", onclick: () => act(stop, "check_out") }, t("check_out")),
     );
   }
   return null;
+}
+
+function draftOf(visitId) {
+  if (!state.drafts.has(visitId)) state.drafts.set(visitId, { method: "", by: "family", pin: "", strokes: [] });
+  return state.drafts.get(visitId);
+}
+
+// Who confirms and how: nothing (the default), a PIN, or a signature on the pad.
+function confirmation(visitId) {
+  const draft = draftOf(visitId);
+  const select = (name, value, options, onchange) =>
+    el("select", { class: `m-confirm__${name}`, name, onchange },
+      ...options.map(([v, label]) => el("option", { value: v, selected: v === value }, label)));
+  const box = el(
+    "fieldset",
+    { class: "m-confirm", "data-method": draft.method },
+    el("legend", {}, t("confirm_legend")),
+    el("div", { class: "m-confirm__row" },
+      el("label", { class: "field" }, el("span", {}, t("confirm_method")),
+        select("method", draft.method, [["", t("confirm_none")], ["pin", t("confirm_pin")], ["signature", t("confirm_signature")]], (e) => {
+          draft.method = e.target.value;
+          box.dataset.method = draft.method;
+        })),
+      el("label", { class: "field" }, el("span", {}, t("confirm_by")),
+        select("by", draft.by, [["family", t("by_family")], ["person", t("by_person")]], (e) => { draft.by = e.target.value; }))),
+    el("label", { class: "field m-confirm__pin" }, el("span", {}, t("pin")),
+      el("input", { type: "password", inputmode: "numeric", autocomplete: "off", maxlength: "6", pattern: "[0-9]{4,6}", class: "m-pin", value: draft.pin, oninput: (e) => { draft.pin = e.target.value.trim(); } })),
+    el("div", { class: "m-confirm__sign" }, signaturePad(draft.strokes, { label: t("sign_here"), clearLabel: t("sign_clear") })),
+  );
+  return box;
+}
+
+// The confirmation to send with a check-out, or a message saying why it cannot go.
+function confirmationFor(visitId) {
+  const draft = draftOf(visitId);
+  if (draft.method === "pin") {
+    return PIN.test(draft.pin) ? { value: { method: "pin", by: draft.by, value: draft.pin } } : { problem: t("pin_format") };
+  }
+  if (draft.method === "signature") {
+    const path = isSignature(draft.strokes) ? toPath(draft.strokes) : "";
+    if (!path || path.length > MAX_CHARS) return { problem: t("sign_too_small") };
+    return { value: { method: "signature", by: draft.by, value: path } };
+  }
+  return { value: null };
 }
 
 function tick(visitId, code, on) {
@@ -191,10 +246,16 @@ function position() {
   });
 }
 
-async function act(stop, kind, card) {
+async function act(stop, kind) {
+  toast.important = false; // a new action: what was said about the last one is done
   const items = [...(state.ticked.get(stop.visit_id) || [])];
   if (kind === "check_out" && items.length < stop.items.length) {
     toast(t("tick_items"));
+    return;
+  }
+  const confirmed = kind === "check_out" ? confirmationFor(stop.visit_id) : { value: null };
+  if (confirmed.problem) {
+    toast(confirmed.problem, { important: true });
     return;
   }
   toast(t("locating"));
@@ -203,8 +264,8 @@ async function act(stop, kind, card) {
   const fields = { visit_id: stop.visit_id, kind, position: where };
   if (kind === "check_out") {
     fields.items_done = items;
-    const pin = card?.querySelector(".m-pin")?.value?.trim();
-    if (pin) fields.confirmation = { method: "pin", by: "family", value: pin };
+    if (confirmed.value) fields.confirmation = confirmed.value;
+    state.drafts.delete(stop.visit_id);
   }
   const action = newAction(fields);
   // Shown at once, even offline; the server's answer replaces it.
@@ -232,6 +293,9 @@ function onAnswer(action, answer) {
   if (answer.verification) {
     stop.outcome = answer.verification.outcome;
     stop.reasons = answer.verification.reasons;
+  }
+  if (answer.confirmation && !answer.confirmation.ok) {
+    toast(t(`confirm_${answer.confirmation.reason}`), { important: true });
   }
   saveRoute(config.userId, config.today, state.route);
   render();

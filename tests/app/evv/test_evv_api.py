@@ -114,7 +114,8 @@ def test_check_in_and_out_over_http_verify_and_a_replay_is_a_duplicate(
     assert r.json["visit_status"] == "verified"
     assert r.json["verification"]["outcome"] == "verified"
     stored = session.get(EvvAction, out["id"])
-    assert stored.confirmation == {"method": "pin", "by": "family"}  # the PIN is not kept
+    # The PIN is not kept; this person has none set, so it does not confirm.
+    assert stored.confirmation == {"method": "pin", "by": "family", "ok": False, "reason": "no_pin"}
     staff = client_for(app, session, ew.w.users[Role.DISPATCHER])
     view = staff.get(f"/api/v1/evv/visits/{ew.visit.id}").json
     assert view["status"] == "verified"
