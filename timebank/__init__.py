@@ -68,7 +68,14 @@ from timebank.reports import (
     liability_report,
     statement,
 )
-from timebank.schema import create_schema, drop_trigger_ddl, metadata, trigger_ddl
+from timebank.schema import (
+    create_schema,
+    drop_server_function_ddl,
+    drop_trigger_ddl,
+    metadata,
+    server_function_ddl,
+    trigger_ddl,
+)
 from timebank.verify import Problem, VerifyReport, verify
 
 __all__ = [
@@ -107,6 +114,7 @@ __all__ = [
     "create_transfers",
     "credited_minutes",
     "donate",
+    "drop_server_function_ddl",
     "drop_trigger_ddl",
     "earn_for_visit",
     "ensure_system_accounts",
@@ -124,6 +132,7 @@ __all__ = [
     "metadata",
     "open_account",
     "pledge_guarantee",
+    "server_function_ddl",
     "statement",
     "system_accounts",
     "trigger_ddl",

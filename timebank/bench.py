@@ -8,7 +8,9 @@ service credits), one committed transaction per transfer. It prints postings per
 (a posting is one committed transfer, i.e. two entries) and latency percentiles, then
 verifies the whole ledger. ``--serial-chain`` adds a PostgreSQL advisory lock held from
 the end of each write to its commit, to measure what one global hash-chain head would
-cost. Without ``--url`` it runs on a fresh SQLite file in a temporary directory.
+cost. ``--python-path`` keeps every write in Python on PostgreSQL too (no server function),
+to compare the two write paths. Without ``--url`` it runs on a fresh SQLite file in a
+temporary directory.
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ def _writer(
     engine: Engine,
     requests: list[list[TransferSpec]],
     serial_chain: bool,
+    on_server: bool,
     start: Any,
 ) -> _WriterStats:
     """Write each request in its own transaction, after ``start``."""
@@ -178,7 +181,7 @@ def _writer(
         cpu = time.thread_time()
         for request in requests:
             began = time.perf_counter()
-            refused += _write_request(connection, request, serial_chain)
+            refused += _write_request(connection, request, serial_chain, on_server)
             latencies.append(time.perf_counter() - began)
         client = time.thread_time() - cpu
     server = None if backend is None else _proc_cpu_s(backend[0]) - backend[1]
@@ -186,23 +189,28 @@ def _writer(
 
 
 def _process_writer(
-    url: str, requests: list[list[TransferSpec]], serial_chain: bool, start: Any, out: Any
+    url: str,
+    requests: list[list[TransferSpec]],
+    serial_chain: bool,
+    on_server: bool,
+    start: Any,
+    out: Any,
 ) -> None:
     engine = _engine(url, 1)
     try:
-        out.put(_writer(engine, requests, serial_chain, start))
+        out.put(_writer(engine, requests, serial_chain, on_server, start))
     finally:
         engine.dispose()
 
 
 def _run_threads(
-    engine: Engine, plans: list[list[list[TransferSpec]]], serial_chain: bool
+    engine: Engine, plans: list[list[list[TransferSpec]]], serial_chain: bool, on_server: bool
 ) -> tuple[float, list[_WriterStats]]:
     start = threading.Barrier(len(plans) + 1)
     results: list[_WriterStats] = []
     threads = [
         threading.Thread(
-            target=lambda p=plan: results.append(_writer(engine, p, serial_chain, start))
+            target=lambda p=plan: results.append(_writer(engine, p, serial_chain, on_server, start))
         )
         for plan in plans
     ]
@@ -216,12 +224,14 @@ def _run_threads(
 
 
 def _run_processes(
-    url: str, plans: list[list[list[TransferSpec]]], serial_chain: bool
+    url: str, plans: list[list[list[TransferSpec]]], serial_chain: bool, on_server: bool
 ) -> tuple[float, list[_WriterStats]]:
     context = multiprocessing.get_context("fork")
     start, out = context.Barrier(len(plans) + 1), context.Queue()
     processes = [
-        context.Process(target=_process_writer, args=(url, plan, serial_chain, start, out))
+        context.Process(
+            target=_process_writer, args=(url, plan, serial_chain, on_server, start, out)
+        )
         for plan in plans
     ]
     for process in processes:
@@ -235,9 +245,11 @@ def _run_processes(
     return elapsed, results
 
 
-def _write_request(connection: Connection, request: list[TransferSpec], serial_chain: bool) -> int:
+def _write_request(
+    connection: Connection, request: list[TransferSpec], serial_chain: bool, on_server: bool
+) -> int:
     with connection.begin():
-        results = create_transfers(connection, request)
+        results = create_transfers(connection, request, on_server=on_server)
         if serial_chain and connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_GLOBAL_CHAIN_LOCK})")
     return sum(not r.ok for r in results)
@@ -256,6 +268,7 @@ def run_bench(
     reset: bool = False,
     check: bool = True,
     seed: int = 0,
+    on_server: bool = True,
 ) -> BenchResult:
     """Run the benchmark on ``url`` and return its figures.
 
@@ -283,6 +296,9 @@ def run_bench(
         Run :func:`timebank.verify.verify` afterwards.
     seed
         Seed of the transfers' random choices.
+    on_server
+        Let PostgreSQL write lone transfers with its server function (the default, as the
+        app does); False keeps the whole write path in Python.
     """
     engine = _engine(url, writers)
     try:
@@ -290,9 +306,9 @@ def run_bench(
         plans = _plan(writers, transfers, issuance, members, hot, seed, batch)
         if processes:
             engine.dispose()  # the children open their own connections
-            elapsed, results = _run_processes(url, plans, serial_chain)
+            elapsed, results = _run_processes(url, plans, serial_chain, on_server)
         else:
-            elapsed, results = _run_threads(engine, plans, serial_chain)
+            elapsed, results = _run_threads(engine, plans, serial_chain, on_server)
         refused = sum(r.refused for r in results)
         server = [r.server_cpu_s for r in results]
         flat = sorted(x for r in results for x in r.latencies)
@@ -351,14 +367,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch", type=_positive("--batch", 1000), default=1, help="transfers per transaction"
     )
     parser.add_argument("--reset", action="store_true", help="drop and recreate the tables")
+    parser.add_argument(
+        "--python-path",
+        action="store_true",
+        help="write in Python on PostgreSQL too (no server function), to compare",
+    )
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
 
 
-def report(result: BenchResult, mode: str, serial_chain: bool, batch: int = 1) -> str:
+def report(
+    result: BenchResult, mode: str, serial_chain: bool, batch: int = 1, python_path: bool = False
+) -> str:
     """Return the benchmark's printed report."""
     chain = ", global chain lock" if serial_chain else ""
     chain += f", {batch} per transaction" if batch > 1 else ""
+    chain += ", Python write path" if python_path else ""
     lines = [
         f"timebank bench: {result.dialect}, {result.writers} writers, "
         f"{result.transfers} transfers ({mode}{chain})",
@@ -396,8 +420,9 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 reset=args.reset,
                 check=not args.no_verify,
                 seed=args.seed,
+                on_server=not args.python_path,
             )
         except _UsageError as error:
             parser.error(str(error))
-    print(report(result, args.mode, args.serial_chain, args.batch))
+    print(report(result, args.mode, args.serial_chain, args.batch, args.python_path))
     return 0 if result.verify_ok is not False and not result.failed else 1

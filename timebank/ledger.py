@@ -19,12 +19,18 @@ The write path, and why it is safe under concurrency on both databases:
    account with a compare-and-set on its ``version``. The database re-checks what matters
    (``CHECK`` no-overdraft, unique resolution, balanced legs, counters = newest entry), so
    a bug or a lost lock cannot break an invariant, only fail the transaction.
+
+On PostgreSQL the common request, one posted transfer that references no other, is one
+round trip instead: the server function ``tb_create_transfer`` (``timebank.schema``) runs
+the same steps (lock, idempotency, refusals, entries, hash, compare-and-set) and writes the
+same rows, byte for byte, so both paths can write to one ledger.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -34,9 +40,11 @@ from sqlalchemy import (
     CursorResult,
     Dialect,
     Row,
+    String,
     and_,
     bindparam,
     case,
+    column,
     or_,
     select,
     text,
@@ -44,6 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from timebank.hashing import genesis_hash, timestamp_text, transfer_hash
@@ -60,7 +69,7 @@ from timebank.model import (
     TransferResult,
     TransferSpec,
 )
-from timebank.schema import accounts, entries, transfers
+from timebank.schema import UTCDateTime, accounts, entries, transfers
 
 __all__ = [
     "Executor",
@@ -844,7 +853,11 @@ _INSERT_ENTRY_PAIR = _entry_pair_statement()
 
 
 def create_transfers(
-    executor: Executor, specs: Sequence[TransferSpec], *, now: dt.datetime | None = None
+    executor: Executor,
+    specs: Sequence[TransferSpec],
+    *,
+    now: dt.datetime | None = None,
+    on_server: bool = True,
 ) -> list[TransferResult]:
     """Create transfers atomically per linked chain; flush, never commit.
 
@@ -858,6 +871,10 @@ def create_transfers(
     now
         The ledger time of the request (UTC-aware); the current time by default. It
         stamps ``created_at``, computes ``expires_at`` and decides pending timeouts.
+    on_server
+        On PostgreSQL, write a lone posted transfer that references no other with the
+        server function ``tb_create_transfer`` (one round trip, same rows and outcomes).
+        False keeps every write in Python (comparisons, benchmarks); no effect on SQLite.
 
     Returns
     -------
@@ -878,7 +895,7 @@ def create_transfers(
     if not specs:
         return []
     if len(specs) == 1:
-        fast = _create_single(executor, specs[0], when)
+        fast = _create_single(executor, specs[0], when, on_server)
         if fast is not None:
             return [fast]
     referenced = _referenced_ids(specs)
@@ -894,13 +911,15 @@ def create_transfers(
 
 
 def _create_single(
-    executor: Executor, spec: TransferSpec, now: dt.datetime
+    executor: Executor, spec: TransferSpec, now: dt.datetime, on_server: bool
 ) -> TransferResult | None:
     """The common case in fewer statements: a lone transfer that references no other.
 
-    It skips the lookup of existing ids: the insert itself (``ON CONFLICT DO NOTHING``)
-    tells whether the id is new. Returns None, having written nothing, whenever the full
-    path must decide (the id exists, the transfer fails, or it references another).
+    A posted one goes to the server function on PostgreSQL (one statement, every outcome
+    decided there). Otherwise the lookup of existing ids is skipped: the insert itself
+    (``ON CONFLICT DO NOTHING``) tells whether the id is new. Returns None, having written
+    nothing, whenever the full path must decide (the id exists, the transfer fails, or it
+    references another).
     """
     if spec.pending_id is not None or spec.reverses_id is not None or spec.linked:
         return None
@@ -908,6 +927,10 @@ def _create_single(
         _validate(spec)
     except _Failed:
         return None
+    if on_server and _server_can_write(executor, spec):
+        served = _create_on_server(executor, spec, now)
+        if served is not None:
+            return served
     locked = lock_accounts(executor, _account_ids([spec], {}))
     batch = _Batch(dict(locked), {}, {}, set(), [])
     try:
@@ -939,3 +962,125 @@ def _insert_new_statement() -> Any:
 
 
 _INSERT_NEW = _insert_new_statement()
+
+
+# --- the lone posted transfer in one round trip (PostgreSQL) -------------------------
+
+_BIGINT = range(-(2**63), 2**63)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ACCOUNT_CHANGED_SQLSTATE = "TB001"  # raised by tb_create_transfer, see timebank.schema
+
+
+def _server_text(value: object) -> bool:
+    """Whether PostgreSQL receives ``value`` unchanged, so that its hash is Python's.
+
+    NUL and lone surrogates cannot be sent as text at all; the Python path then fails
+    the way it always did.
+    """
+    if value is None:
+        return True
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    return value.isascii() or _SURROGATE.search(value) is None
+
+
+def _server_bigint(value: object) -> bool:
+    return value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and value in _BIGINT
+    )
+
+
+def _server_can_write(executor: Executor, spec: TransferSpec) -> bool:
+    """Whether ``tb_create_transfer`` decides ``spec`` exactly as the Python path would."""
+    return (
+        spec.kind is TransferKind.SINGLE
+        and isinstance(spec.code, TransferCode)
+        and _server_bigint(spec.debit_account_id)
+        and _server_bigint(spec.credit_account_id)
+        and _server_bigint(spec.credit_cap_min)
+        and _server_text(spec.id)
+        and _server_text(spec.user_data)
+        and _server_text(spec.reason)
+        and _dialect(executor).name == "postgresql"
+    )
+
+
+def _create_on_server_statement() -> Any:
+    sql = (
+        "SELECT f.outcome, f.detail, f.ledger, f.batch_id, f.created_at, f.hash "
+        "FROM tb_create_transfer("
+        "CAST(:id AS text), CAST(:debit AS bigint), CAST(:credit AS bigint), "
+        "CAST(:amount AS bigint), CAST(:code AS text), CAST(:user_data AS text), "
+        "CAST(:reason AS text), CAST(:credit_cap AS bigint), :now) AS f"
+    )
+    # Few result columns on purpose: the driver describes each one on every call.
+    return (
+        text(sql)
+        .bindparams(bindparam("now", type_=UTCDateTime()))
+        .columns(
+            column("outcome", String),
+            column("detail", String),
+            transfers.c.ledger,
+            transfers.c.batch_id,
+            transfers.c.created_at,
+            transfers.c.hash,
+        )
+    )
+
+
+_CREATE_ON_SERVER = _create_on_server_statement()
+
+
+def _create_on_server(
+    executor: Executor, spec: TransferSpec, now: dt.datetime
+) -> TransferResult | None:
+    """Write ``spec`` with ``tb_create_transfer``; None if it declined (nothing written)."""
+    assert spec.code is not None
+    assert spec.amount_min is not None
+    assert spec.debit_account_id is not None
+    assert spec.credit_account_id is not None
+    params = {
+        "id": spec.id,
+        "debit": spec.debit_account_id,
+        "credit": spec.credit_account_id,
+        "amount": spec.amount_min,
+        "code": spec.code.value,
+        "user_data": spec.user_data,
+        "reason": spec.reason,
+        "credit_cap": spec.credit_cap_min,
+        "now": now,
+    }
+    try:
+        row = executor.execute(_CREATE_ON_SERVER, params).one()
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == _ACCOUNT_CHANGED_SQLSTATE:
+            raise LedgerConflictError("an account changed under the ledger's lock") from error
+        raise
+    if row.outcome == "declined":
+        return None
+    outcome = Outcome(row.outcome)
+    if outcome.ok:
+        # Created now or before, the stored row is the request plus these columns (the
+        # function answers 'exists' only when every other stored field equals the request).
+        transfer = Transfer(
+            id=spec.id,
+            ledger=row.ledger,
+            code=spec.code,
+            kind=TransferKind.SINGLE,
+            debit_account_id=spec.debit_account_id,
+            credit_account_id=spec.credit_account_id,
+            amount_min=spec.amount_min,
+            pending_id=None,
+            timeout_s=None,
+            expires_at=None,
+            user_data=spec.user_data,
+            reason=spec.reason,
+            reverses_id=None,
+            batch_id=row.batch_id,
+            created_at=row.created_at,
+            hash=row.hash,
+        )
+        return TransferResult(spec.id, outcome, transfer)
+    if outcome is Outcome.EXISTS_WITH_DIFFERENT_BODY:
+        return TransferResult(spec.id, outcome, None, f"{spec.id!r} exists with another body")
+    return TransferResult(spec.id, outcome, None, row.detail)

@@ -25,8 +25,14 @@ Invariants held by the database itself, on SQLite and PostgreSQL alike:
 - no ``UPDATE``/``DELETE`` (nor PostgreSQL ``TRUNCATE``) of transfers and entries, no
   ``DELETE`` of accounts (triggers).
 
-The Alembic migration is written from :data:`metadata`, :func:`trigger_ddl` and
-:func:`drop_trigger_ddl`; tests and benchmarks use :func:`create_schema`.
+On PostgreSQL, :func:`server_function_ddl` adds ``tb_create_transfer``: the ledger's
+write path for one posted transfer in a single round trip (see ``timebank.ledger``), and
+``tb_json_string``, which renders text exactly as ``json.dumps(..., ensure_ascii=True)``
+does, so that the function's hashes are Python's.
+
+The Alembic migrations are written from :data:`metadata`, :func:`trigger_ddl`,
+:func:`server_function_ddl` and their ``drop_*`` pairs; tests and benchmarks use
+:func:`create_schema`.
 """
 
 from __future__ import annotations
@@ -61,9 +67,11 @@ __all__ = [
     "accounts",
     "create_schema",
     "drop_schema",
+    "drop_server_function_ddl",
     "drop_trigger_ddl",
     "entries",
     "metadata",
+    "server_function_ddl",
     "transfers",
     "trigger_ddl",
 ]
@@ -325,6 +333,219 @@ def _check_dialect(dialect_name: str) -> None:
         raise ValueError(f"timebank supports sqlite and postgresql, not {dialect_name!r}")
 
 
+# The server-side write path. Every refusal and every written value mirrors
+# ledger._prepare for a lone posted transfer that references no other; the hash is built
+# as hashing.transfer_hash builds it (canonical JSON, ASCII only, then SHA-256), so that
+# verify() cannot tell which path wrote a transfer. It answers 'declined' (nothing
+# written, the caller's Python path decides) where it could not answer as Python does:
+# non-ASCII text on a server whose encoding is not UTF8, or a replay of a stored row that
+# differs from the request in a field the result does not carry. A compare-and-set that
+# fails despite the lock raises SQLSTATE TB001.
+_PG_WRITE_FUNCTIONS = [
+    r"""CREATE OR REPLACE FUNCTION tb_json_string(s text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    out text := '"';
+    ch text;
+    cp integer;
+BEGIN
+    IF s !~ '[^ !#-\[\]-~]' THEN
+        RETURN '"' || s || '"';
+    END IF;
+    FOREACH ch IN ARRAY regexp_split_to_array(s, '') LOOP
+        cp := ascii(ch);
+        out := out || CASE
+            WHEN cp = 34 THEN '\"'
+            WHEN cp = 92 THEN '\\'
+            WHEN cp = 8 THEN '\b'
+            WHEN cp = 12 THEN '\f'
+            WHEN cp = 10 THEN '\n'
+            WHEN cp = 13 THEN '\r'
+            WHEN cp = 9 THEN '\t'
+            WHEN cp BETWEEN 32 AND 126 THEN ch
+            WHEN cp < 65536 THEN '\u' || lpad(to_hex(cp), 4, '0')
+            ELSE '\u' || to_hex(55296 + ((cp - 65536) >> 10))
+                || '\u' || to_hex(56320 + ((cp - 65536) & 1023))
+        END;
+    END LOOP;
+    RETURN out || '"';
+END $$""",
+    r"""CREATE OR REPLACE FUNCTION tb_create_transfer(
+    p_id text, p_debit bigint, p_credit bigint, p_amount bigint, p_code text,
+    p_user_data text, p_reason text, p_credit_cap bigint, p_now timestamptz,
+    OUT outcome text, OUT detail text, OUT ledger integer, OUT batch_id text,
+    OUT created_at timestamptz, OUT hash text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    a tb_accounts;
+    existing tb_transfers;
+    d tb_accounts;
+    c tb_accounts;
+    d_balance bigint;
+    c_balance bigint;
+    d_pending bigint;
+    c_pending bigint;
+    updated integer;
+BEGIN
+    IF current_setting('server_encoding') <> 'UTF8'
+       AND p_id || coalesce(p_user_data, '') || coalesce(p_reason, '') ~ '[^\x01-\x7f]' THEN
+        outcome := 'declined';
+        RETURN;
+    END IF;
+    FOR a IN SELECT * FROM tb_accounts x WHERE x.id IN (p_debit, p_credit)
+             ORDER BY x.id FOR NO KEY UPDATE LOOP
+        IF a.id = p_debit THEN d := a; END IF;
+        IF a.id = p_credit THEN c := a; END IF;
+    END LOOP;
+    d_balance := d.credits_posted_min - d.debits_posted_min;
+    c_balance := c.credits_posted_min - c.debits_posted_min;
+    IF d.id IS NULL THEN
+        outcome := 'account_not_found'; detail := format('no account %s', p_debit);
+    ELSIF c.id IS NULL THEN
+        outcome := 'account_not_found'; detail := format('no account %s', p_credit);
+    ELSIF p_debit = p_credit THEN
+        outcome := 'accounts_must_be_different';
+        detail := 'debit and credit are the same account';
+    ELSIF d.ledger <> c.ledger THEN
+        outcome := 'ledger_mismatch'; detail := format('ledgers %s and %s', d.ledger, c.ledger);
+    ELSIF d.no_overdraft AND d_balance - d.debits_pending_min < p_amount THEN
+        outcome := 'exceeds_balance';
+        detail := format('account %s has %s min available, not %s',
+                         d.id, d_balance - d.debits_pending_min, p_amount);
+    ELSIF c_balance + p_amount > p_credit_cap THEN
+        outcome := 'exceeds_credit_cap';
+        detail := format('account %s would hold %s > %s', c.id, c_balance + p_amount, p_credit_cap);
+    END IF;
+    IF outcome IS NULL THEN
+        d_pending := d.credits_pending_min - d.debits_pending_min;
+        c_pending := c.credits_pending_min - c.debits_pending_min;
+        hash := encode(sha256(convert_to(
+            '["tb1","transfer",[' || tb_json_string(p_id) || ',' || d.ledger || ','
+            || tb_json_string(p_code) || ',"single",' || p_debit || ',' || p_credit || ','
+            || p_amount || ',null,null,null,' || coalesce(tb_json_string(p_user_data), 'null')
+            || ',' || coalesce(tb_json_string(p_reason), 'null') || ',null,'
+            || tb_json_string(p_id) || ',"'
+            || to_char(p_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+            || '"],["debit",' || d.id || ',' || d.version + 1 || ','
+            || tb_json_string(d.head_hash) || ',' || -p_amount || ',0,' || d_balance || ','
+            || d_balance - p_amount || ',' || d_pending || ',' || d_pending
+            || '],["credit",' || c.id || ',' || c.version + 1 || ','
+            || tb_json_string(c.head_hash) || ',' || p_amount || ',0,' || c_balance || ','
+            || c_balance + p_amount || ',' || c_pending || ',' || c_pending || ']]',
+            'UTF8')), 'hex');
+        INSERT INTO tb_transfers (id, ledger, code, kind, debit_account_id, credit_account_id,
+                                  amount_min, user_data, reason, batch_id, created_at, hash)
+        VALUES (p_id, d.ledger, p_code, 'single', p_debit, p_credit, p_amount, p_user_data,
+                p_reason, p_id, p_now, hash)
+        ON CONFLICT (id) DO NOTHING;
+        IF FOUND THEN
+            INSERT INTO tb_entries (transfer_id, side, account_id, version, prev_hash,
+                                    posted_delta_min, pending_delta_min, balance_before_min,
+                                    balance_after_min, pending_before_min, pending_after_min)
+            VALUES (p_id, 'debit', d.id, d.version + 1, d.head_hash, -p_amount, 0,
+                    d_balance, d_balance - p_amount, d_pending, d_pending),
+                   (p_id, 'credit', c.id, c.version + 1, c.head_hash, p_amount, 0,
+                    c_balance, c_balance + p_amount, c_pending, c_pending);
+            UPDATE tb_accounts x
+            SET debits_posted_min = CASE WHEN x.id = d.id
+                    THEN d.debits_posted_min + p_amount ELSE x.debits_posted_min END,
+                credits_posted_min = CASE WHEN x.id = c.id
+                    THEN c.credits_posted_min + p_amount ELSE x.credits_posted_min END,
+                version = x.version + 1,
+                head_hash = hash
+            WHERE x.id IN (d.id, c.id)
+              AND x.version = CASE WHEN x.id = d.id THEN d.version ELSE c.version END;
+            GET DIAGNOSTICS updated = ROW_COUNT;
+            IF updated <> 2 THEN
+                RAISE EXCEPTION 'timebank: an account changed under the ledger''s lock'
+                    USING ERRCODE = 'TB001';
+            END IF;
+            outcome := 'created';
+            ledger := d.ledger;
+            batch_id := p_id;
+            created_at := p_now;
+            RETURN;
+        END IF;
+        hash := NULL;
+    END IF;
+    -- An existing id takes precedence over any refusal: the request is a replay.
+    SELECT * INTO existing FROM tb_transfers x WHERE x.id = p_id;
+    IF NOT FOUND THEN
+        IF outcome IS NULL THEN
+            RAISE EXCEPTION 'timebank: transfer % conflicted but cannot be read', p_id;
+        END IF;
+    ELSIF existing.debit_account_id = p_debit AND existing.credit_account_id = p_credit
+          AND existing.amount_min = p_amount AND existing.code = p_code
+          AND existing.kind = 'single' AND existing.pending_id IS NULL
+          AND existing.timeout_s IS NULL AND existing.reverses_id IS NULL
+          AND existing.user_data IS NOT DISTINCT FROM p_user_data
+          AND existing.reason IS NOT DISTINCT FROM p_reason THEN
+        -- The caller rebuilds the original from its request and these columns; a row
+        -- that differs elsewhere (written behind the ledger) is the Python path's to read.
+        outcome := CASE WHEN existing.expires_at IS NULL THEN 'exists' ELSE 'declined' END;
+        detail := NULL;
+        ledger := existing.ledger;
+        batch_id := existing.batch_id;
+        created_at := existing.created_at;
+        hash := existing.hash;
+    ELSE
+        outcome := 'exists_with_different_body';
+        detail := NULL;
+    END IF;
+END $$""",
+]
+
+
+def _pg_only(dialect_name: str, statements: list[str]) -> list[str]:
+    _check_dialect(dialect_name)
+    return list(statements) if dialect_name == "postgresql" else []
+
+
+def server_function_ddl(dialect_name: str) -> list[str]:
+    """Return the statements that create the server-side write functions.
+
+    Parameters
+    ----------
+    dialect_name
+        ``"sqlite"`` (nothing: SQLite runs in the client's process) or ``"postgresql"``.
+
+    Returns
+    -------
+    list of str
+        One statement per string, free of ``:name`` patterns; run them after the
+        tables exist (PostgreSQL checks the body, which declares their row types).
+
+    Raises
+    ------
+    ValueError
+        For any other dialect.
+    """
+    return _pg_only(dialect_name, _PG_WRITE_FUNCTIONS)
+
+
+def drop_server_function_ddl(dialect_name: str) -> list[str]:
+    """Return the statements that drop what :func:`server_function_ddl` created.
+
+    Parameters
+    ----------
+    dialect_name
+        ``"sqlite"`` or ``"postgresql"``.
+
+    Returns
+    -------
+    list of str
+        ``DROP FUNCTION IF EXISTS`` statements (in reverse order of creation).
+    """
+    return _pg_only(
+        dialect_name,
+        [
+            "DROP FUNCTION IF EXISTS tb_create_transfer("
+            "text, bigint, bigint, bigint, text, text, text, bigint, timestamptz)",
+            "DROP FUNCTION IF EXISTS tb_json_string(text)",
+        ],
+    )
+
+
 def trigger_ddl(dialect_name: str) -> list[str]:
     """Return the statements that create the ledger's triggers, one statement per string.
 
@@ -385,8 +606,9 @@ def create_schema(connection: Connection) -> None:
         An open connection; the caller commits (``engine.begin()`` does).
     """
     metadata.create_all(connection)
-    # text(), as Alembic's op.execute uses, so this path is the migration's path.
-    for statement in trigger_ddl(connection.dialect.name):
+    # text(), as Alembic's op.execute uses, so this path is the migrations' path.
+    dialect_name = connection.dialect.name
+    for statement in [*trigger_ddl(dialect_name), *server_function_ddl(dialect_name)]:
         connection.execute(text(statement))
 
 
@@ -398,6 +620,9 @@ def drop_schema(connection: Connection) -> None:
     connection
         An open connection; the caller commits.
     """
+    # The reverse of create_schema: the write functions first.
+    for statement in drop_server_function_ddl(connection.dialect.name):
+        connection.execute(text(statement))
     metadata.drop_all(connection)  # triggers go with their tables
     for statement in drop_trigger_ddl(connection.dialect.name):
         if statement.startswith("DROP FUNCTION"):
