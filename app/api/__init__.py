@@ -16,6 +16,7 @@ errors.register(bp)
 
 from app.api import (  # noqa: E402, F401
     agencies,
+    anomalies,
     dispatch,
     evv,
     mobile,

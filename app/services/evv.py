@@ -310,7 +310,7 @@ def _apply_check_out(
         return None
     _settle(action, "applied")
     session.flush()
-    verification = _evaluate(session, visit, check_in, action, worker, rules)
+    verification = evaluate_pair(session, visit, check_in, action, worker, rules)
     _advance(session, visit)
     return verification
 
@@ -326,7 +326,7 @@ def planned_items(visit: Visit) -> list[str]:
     return [visit.plan_item.service_item.code]
 
 
-def _evaluate(
+def evaluate_pair(
     session: Session,
     visit: Visit,
     check_in: EvvAction,
@@ -334,6 +334,9 @@ def _evaluate(
     worker: Worker,
     rules: EvvRules,
 ) -> VisitVerification:
+    """Judge one worker's applied check-in and check-out under ``rules`` and add the
+    verification record (an applied check-out calls this; so does the month simulator,
+    which writes a past month's actions in bulk)."""
     person = visit.person
     items = planned_items(visit)
     finding = evaluate(

@@ -5,6 +5,7 @@ from flask import Blueprint
 bp = Blueprint("views", __name__)
 
 from app.views import (  # noqa: E402, F401
+    anomalies,
     board,
     errors,
     exceptions,

@@ -227,3 +227,13 @@ MATRIX.update(
         ),
     }
 )
+
+
+# Anomalies (app/api/anomalies.py, app/views/anomalies.py): agency admins and the insurer.
+ANOMALY_READERS = frozenset({Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN})
+MATRIX.update(
+    {
+        "api.list_anomalies": Row(ANOMALY_READERS),
+        "views.anomalies_page": Row(ANOMALY_READERS),
+    }
+)
