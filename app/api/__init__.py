@@ -26,6 +26,7 @@ from app.api import (  # noqa: E402, F401
     service_items,
     settlement,
     staff,
+    supervision,
     timebank,
     visits,
 )

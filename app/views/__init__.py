@@ -13,5 +13,6 @@ from app.views import (  # noqa: E402, F401
     pages,
     settlement,
     shell,
+    supervision,
     timebank,
 )

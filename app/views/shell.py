@@ -26,6 +26,8 @@ NAV_ITEMS: list[tuple[str, LazyString]] = [
     ("views.timebank_home", _l("Time bank")),
     ("views.timebank_admin", _l("Time bank")),
     ("views.settlements", _l("Settlements")),
+    ("views.supervision_dashboard", _l("Supervision")),
+    ("views.anomalies_page", _l("Anomalies")),
     ("auth.sessions", _l("My sessions")),
 ]
 

@@ -187,6 +187,15 @@ MATRIX.update(
     }
 )
 
+# Supervision dashboard (app/api/supervision.py, app/views/supervision.py).
+SUPERVISORS = frozenset({Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN})
+MATRIX.update(
+    {
+        "api.supervision_kpis": Row(SUPERVISORS),
+        "views.supervision_dashboard": Row(SUPERVISORS),
+    }
+)
+
 # Settlement (app/api/settlement.py). Unknown ids and empty bodies keep every call a no-op.
 SETTLERS = frozenset({Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN})
 _SETTLEMENT = {"settlement_id": 999_999}
@@ -227,7 +236,6 @@ MATRIX.update(
         ),
     }
 )
-
 
 # Anomalies (app/api/anomalies.py, app/views/anomalies.py): agency admins and the insurer.
 ANOMALY_READERS = frozenset({Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN})
