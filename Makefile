@@ -24,6 +24,8 @@ translations: install
 demo: install translations
 	$(FLASK) db upgrade
 	$(FLASK) demo load --seed $(SEED) --if-empty
+	$(FLASK) demo month --seed $(SEED) --if-empty
+	$(FLASK) settlement open --all-agencies
 	$(FLASK) visits generate --date $(TODAY)
 	$(FLASK) visits generate --date $(TOMORROW)
 	$(FLASK) plan day --all-agencies --date $(TODAY) --time-limit 20 --if-unplanned
