@@ -31,7 +31,9 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     Agency,
+    Caregiver,
     ClaimLine,
+    InsuredPerson,
     Role,
     Settlement,
     SettlementEvent,
@@ -116,6 +118,23 @@ def list_lines(
     return paginate_stmt(
         session, stmt.order_by(ClaimLine.service_date, ClaimLine.id), page, per_page
     )
+
+
+def names(session: Session, lines: list[ClaimLine]) -> dict[str, dict[int, str]]:
+    """The names a page shows beside claim lines: persons and caregivers, by id."""
+    person_ids = {line.person_id for line in lines}
+    caregiver_ids = {line.caregiver_id for line in lines if line.caregiver_id is not None}
+    persons = session.execute(
+        select(InsuredPerson.id, InsuredPerson.name).where(InsuredPerson.id.in_(person_ids))
+    )
+    caregivers = session.execute(
+        select(Caregiver.id, Caregiver.name).where(Caregiver.id.in_(caregiver_ids))
+    )
+    return {"persons": dict(persons.tuples().all()), "caregivers": dict(caregivers.tuples().all())}
+
+
+def agency_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Agency.id, Agency.name)).tuples().all())
 
 
 def history(session: Session, actor: User, settlement_id: int) -> list[SettlementEvent]:

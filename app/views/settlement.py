@@ -75,6 +75,7 @@ def settlements() -> ResponseReturnValue:
     return render_template(
         "settlement/list.html",
         settlements=result.items,
+        agencies=svc.agency_names(db.session),
         status_labels=STATUS_LABELS,
         can_open=u.role == Role.AGENCY_ADMIN,
         last_month=last_month.strftime("%Y-%m"),
@@ -129,7 +130,9 @@ def settlement_detail(settlement_id: int) -> ResponseReturnValue:
     return render_template(
         "settlement/detail.html",
         s=found,
+        agency=svc.agency_names(db.session).get(found.agency_id, ""),
         lines=lines,
+        names=svc.names(db.session, list(lines.items)),
         events=svc.history(db.session, u, settlement_id),
         filters={"status": status, "review": review},
         actions=_actions_for(u.role, found.status),

@@ -37,6 +37,8 @@ def test_a_month_through_the_pages(app: Flask, session: Session, mw: MonthWorld)
     assert r.headers["Location"].endswith(f"/settlements/{settlement.id}")
     page = admin.get(f"/settlements/{settlement.id}").get_data(as_text=True)
     assert "¥42.00" in page  # the fund's 70 % of 60 yuan
+    assert "张秀英" in page  # the person and the caregiver are named beside each line
+    assert "王芳" in page
     assert f'data-visit-id="{away.id}" data-status="rejected"' in page
     assert 'data-reason="not_verified"' in page
     assert re.search(r'<form [^>]*data-action="submit"', page)
