@@ -258,7 +258,7 @@ def test_a_bad_signature_is_400_naming_the_field_and_writes_nothing(
     client = client_for(app, session, ew.user)
     out = body(ew.visit.id, "check_out", local(ew.w.today, "09:55"))
     out["confirmation"] = {"method": "signature", "by": "family", "value": value}
-    r = client.post(ACTIONS, json=out)
+    r = client.post(ACTIONS, json=out, headers={"Accept-Language": "en"})
     assert r.status_code == 400
     assert list(r.json["errors"]) == ["confirmation.value"]
     assert problem in r.json["errors"]["confirmation.value"]
