@@ -11,18 +11,31 @@ checked by exact route timing (``_timing``):
 2. two-staff and locked visits are placed, on two routes at once with a common start;
 3. the other visits are inserted by priority, then by regret (the cost of not getting the
    best route), at their cheapest feasible position;
-4. a visit still left out takes the place of a less urgent one when that gains (also on
-   two routes for a two-staff visit); the one pushed out goes elsewhere if it fits.
+4. a visit still left out takes the place of one or two less urgent ones when that
+   gains (also on two routes for a two-staff visit); those pushed out go elsewhere if
+   they fit;
+5. a visit still left out clears its route (two routes for a two-staff visit) of every
+   less urgent visit, which then go back wherever they fit; kept when the day gains;
+6. ``_polish`` relocates and swaps visits between routes while that lowers travel and
+   continuity costs, repeating steps 2-5 after each pass for the time it frees.
+
+Steps 5 and 6 were measured on generated 400-visit days (seeds 0-2, three PyVRP seeds
+each, 3,000 PyVRP iterations): without them the repaired relaxation lost a reachable
+priority-1 visit in 4 of the 9 runs (e.g. a 60-minute nursing visit due at 10:45-11:45,
+whose room the relaxation had filled without leaving time for lunch breaks), with them
+in 1 of 9, and the day's cost was lower in all 9.
 
 The routes it returns are read into OR-Tools, which checks them against the full model.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ._polish import polish
 from ._routing import COST_SCALE, DayModel
 from ._timing import RouteTimer, Vehicle
 
@@ -168,6 +181,28 @@ def construct(
     if initial is not None:
         _seed_routes(builder, initial)
         placed = {day.nodes.visit[n] for r in builder.routes for n in r}
+    _complete(builder, placed, should_stop, deadline)
+    polish(
+        builder,
+        lambda: _complete(builder, _placed(builder), should_stop, deadline),
+        should_stop,
+        deadline,
+    )
+    return builder.routes
+
+
+def _placed(builder: Builder) -> set[int]:
+    return {builder.day.nodes.visit[n] for r in builder.routes for n in r}
+
+
+def _complete(
+    builder: Builder,
+    placed: set[int],
+    should_stop: Callable[[], bool] | None,
+    deadline: float | None,
+) -> None:
+    """Insert the visits not yet ``placed``: pairs, then by regret, then by ejection."""
+    day = builder.day
     singles: list[int] = []
     for i in _visit_order(day):
         if i in placed:
@@ -181,7 +216,7 @@ def construct(
     _regret_insert(builder, singles, should_stop, deadline)
     _insert_by_ejection(builder, should_stop, deadline)
     _insert_pairs_by_ejection(builder, should_stop, deadline)
-    return builder.routes
+    _insert_by_clearing(builder, should_stop, deadline)
 
 
 def _seed_routes(builder: Builder, initial: Sequence[Sequence[int]]) -> None:
@@ -334,16 +369,17 @@ def _insert_by_ejection(
         swap = _best_swap(builder, i)
         if swap is None:
             continue
-        k, route, out = swap
+        k, route, outs = swap
         builder.routes[k] = route
-        j = day.nodes.visit[out]
-        found = [
-            ins
-            for kk in day.scopes[j].allowed
-            if (ins := builder.best_in_route(kk, day.nodes.of_visit[j][0])) is not None
-        ]
-        if found:
-            builder.insert(min(found, key=lambda x: x.cost))
+        for out in outs:
+            j = day.nodes.visit[out]
+            found = [
+                ins
+                for kk in day.scopes[j].allowed
+                if (ins := builder.best_in_route(kk, day.nodes.of_visit[j][0])) is not None
+            ]
+            if found:
+                builder.insert(min(found, key=lambda x: x.cost))
 
 
 def _movable(builder: Builder, n: int) -> bool:
@@ -356,32 +392,46 @@ def _movable(builder: Builder, n: int) -> bool:
     )
 
 
-def _best_swap(builder: Builder, i: int) -> tuple[int, list[int], int] | None:
-    """The route, its new sequence and the node pushed out that serve visit ``i`` at the
-    largest gain, or ``None`` when no swap gains."""
+def _best_swap(builder: Builder, i: int) -> tuple[int, list[int], tuple[int, ...]] | None:
+    """The route, its new sequence and the nodes pushed out that serve visit ``i`` at the
+    largest gain, or ``None`` when no swap gains.
+
+    One less urgent visit is pushed out if that is enough anywhere; else two of the same
+    route (a long visit in the lunch hours often needs the room of two short ones).
+    """
+    for count in (1, 2):
+        found = _best_ejection(builder, i, count)
+        if found is not None:
+            return found
+    return None
+
+
+def _best_ejection(
+    builder: Builder, i: int, count: int
+) -> tuple[int, list[int], tuple[int, ...]] | None:
     timer = builder.timer
     alternatives = builder.day.nodes.of_visit[i][0]
     price = builder.price[alternatives[0]]
-    best: tuple[int, int, list[int], int] | None = None
+    best: tuple[int, int, list[int], tuple[int, ...]] | None = None
     for k in builder.day.scopes[i].allowed:
         veh = timer.vehicles[k]
         seq = builder.routes[k]
-        for q, out in enumerate(seq):
-            if builder.price[out] >= price or not _movable(builder, out):
+        cheaper = [
+            q for q, m in enumerate(seq) if builder.price[m] < price and _movable(builder, m)
+        ]
+        for qs in itertools.combinations(cheaper, count):
+            lost = sum(builder.price[seq[q]] for q in qs)
+            if lost >= price:
                 continue
-            base = seq[:q] + seq[q + 1 :]
+            base = [m for q, m in enumerate(seq) if q not in qs]
             for n in alternatives:
                 for p in range(len(base) + 1):
-                    gain = (
-                        price
-                        - builder.price[out]
-                        - builder.arc_delta(veh, base, p, n) // COST_SCALE
-                    )
+                    gain = price - lost - builder.arc_delta(veh, base, p, n) // COST_SCALE
                     if best is not None and gain <= best[0]:
                         continue
                     trial = base[:p] + [n] + base[p:]
                     if timer.feasible(veh, trial, builder.pinned) is not None:
-                        best = (gain, k, trial, out)
+                        best = (gain, k, trial, tuple(seq[q] for q in qs))
     if best is None or best[0] <= 0:
         return None
     return best[1], best[2], best[3]
@@ -507,3 +557,113 @@ def _pick(
         if best_key is None or key < best_key:
             best_key, best = key, (i, first)
     return best
+
+
+def _unassigned_loss(builder: Builder) -> int:
+    """Price of the visits out plus the routes' travel and care (internal units)."""
+    day = builder.day
+    placed = _placed(builder)
+    loss = sum(
+        COST_SCALE * builder.price[copies[0][0]]
+        for i, copies in day.nodes.of_visit.items()
+        if i not in placed
+    )
+    for k, seq in enumerate(builder.routes):
+        veh = builder.timer.vehicles[k]
+        if not seq:
+            continue
+        mat = veh.matrix
+        travel = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
+        travel += sum(mat[a][b] for a, b in zip(seq, seq[1:], strict=False))
+        loss += travel * veh.per_min + builder.fixed
+        if builder.care is not None:
+            loss += sum(builder.care[k][n] for n in seq)
+    return loss
+
+
+def _insert_by_clearing(
+    builder: Builder, should_stop: Callable[[], bool] | None, deadline: float | None
+) -> None:
+    """Serve a left-out visit by clearing its route(s) of every less urgent visit, then
+    putting those back wherever they fit (the cleared routes first); kept when the day
+    gains.
+
+    Reaches what one or two ejections cannot: a long visit in the lunch hours whose
+    room is held by three short ones, or by one that only fits after another moves. A
+    two-staff visit clears two routes at once, among the caregivers nearest to it.
+    """
+    day = builder.day
+    placed = _placed(builder)
+    left = [i for i in _visit_order(day) if i not in placed and not day.scopes[i].locked]
+    left.sort(key=lambda i: day.problem.visits[i].priority)
+    cheapest = min((builder.price[c[0][0]] for c in day.nodes.of_visit.values()), default=0)
+    for i in left:
+        copies = day.nodes.of_visit[i]
+        if builder.price[copies[0][0]] <= cheapest:
+            continue
+        if (should_stop is not None and should_stop()) or (
+            deadline is not None and time.monotonic() > deadline
+        ):
+            return
+        before = _unassigned_loss(builder)
+        saved = ([list(r) for r in builder.routes], dict(builder.pinned))
+        best: tuple[int, list[list[int]], dict[int, int]] | None = None
+        for ks in _clearing_options(builder, i):
+            if _clear_into(builder, i, ks):
+                loss = _unassigned_loss(builder)
+                if loss < before and (best is None or loss < best[0]):
+                    best = (loss, [list(r) for r in builder.routes], dict(builder.pinned))
+            builder.routes = [list(r) for r in saved[0]]
+            builder.pinned = dict(saved[1])
+        if best is not None:
+            builder.routes, builder.pinned = best[1], best[2]
+
+
+def _clearing_options(builder: Builder, i: int) -> list[tuple[int, ...]]:
+    """The routes to clear for visit ``i``: each allowed one, or pairs of the allowed
+    ones nearest to a two-staff visit."""
+    day = builder.day
+    allowed = list(day.scopes[i].allowed)
+    copies = day.nodes.of_visit[i]
+    if len(copies) == 1:
+        return [(k,) for k in allowed]
+    at = copies[0][0]
+    allowed.sort(key=lambda k: (day.travel_s(k, day.nodes.start_node[k], at), k))
+    return list(itertools.combinations(allowed[:_PAIR_CANDIDATES], 2))
+
+
+def _clear_into(builder: Builder, i: int, ks: tuple[int, ...]) -> bool:
+    """Put visit ``i`` on routes ``ks`` (one per member of staff) in place of all their
+    less urgent visits, then the visits taken off back where they fit; ``False`` when
+    ``i`` does not fit even so."""
+    day = builder.day
+    copies = day.nodes.of_visit[i]
+    price = builder.price[copies[0][0]]
+    off = [m for k in ks for m in builder.routes[k] if builder.price[m] < price]
+    off = [m for m in off if _movable(builder, m)]
+    if not off:
+        return False
+    for k in ks:
+        builder.routes[k] = [m for m in builder.routes[k] if m not in off]
+    if len(copies) == 2:
+        if not builder.place_pair(copies, ks, day.scopes[i].locked):
+            return False
+    else:
+        ins = builder.best_in_route(ks[0], copies[0])
+        if ins is None:
+            return False
+        builder.insert(ins)
+    off.sort(key=lambda m: (-builder.price[m], day.nodes.window[m]))
+    for m in off:
+        j = day.nodes.visit[m]
+        alternatives = day.nodes.of_visit[j][0]
+        found = [x for k in ks if (x := builder.best_in_route(k, alternatives)) is not None]
+        if not found:
+            found = [
+                x
+                for kk in day.scopes[j].allowed
+                if kk not in ks and (x := builder.best_in_route(kk, alternatives)) is not None
+            ]
+        if found:
+            builder.insert(min(found, key=lambda x: x.cost))
+    return True

@@ -62,11 +62,15 @@ class ModelOptions:
         ``previous[visit index]`` (repair of a previous plan).
     previous
         Visit index -> caregiver indices that served it in the previous plan.
+    continuity
+        Whether serving a visit by another than its preferred caregiver costs
+        ``weights.continuity_miss`` (False for the plain baseline, which does not model it).
     """
 
     route_fixed: int = 0
     moved_cost: int = 0
     previous: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    continuity: bool = True
 
 
 @dataclass(frozen=True)
@@ -294,7 +298,7 @@ def _penalties(day: DayModel) -> None:
 def _care_costs(day: DayModel) -> list[list[int]] | None:
     """Per-caregiver cost of serving each node: continuity misses and moves."""
     problem, opts = day.problem, day.options
-    miss = COST_SCALE * problem.weights.continuity_miss
+    miss = COST_SCALE * problem.weights.continuity_miss if opts.continuity else 0
     ids = [c.id for c in problem.caregivers]
     rows = [[0] * day.nodes.count for _ in ids]
     any_cost = False

@@ -108,14 +108,17 @@ def day_table(results: Sequence[DayResult]) -> str:
             )
         )
     rows += [
+        ("assigned (all)", [f"{r.assigned}/{r.visits}" for r in results]),
         ("assigned two-staff", [f"{r.two_staff.assigned}/{r.two_staff.total}" for r in results]),
         ("travel (h)", [f"{r.travel_h:.2f}" for r in results]),
+        ("travel per visit (min)", [f"{r.travel_min_per_visit:.1f}" for r in results]),
         ("continuity rate", [f"{r.continuity_rate:.3f}" for r in results]),
         ("max work (h)", [f"{r.max_work_h:.2f}" for r in results]),
         ("routes used", [f"{r.used_routes}/{r.caregivers}" for r in results]),
         ("cost (checker)", [f"{r.cost:.0f}" for r in results]),
         ("valid", ["yes" if r.valid else "NO " + ",".join(r.violations) for r in results]),
         ("solve wall (s)", [f"{r.wall_s:.1f}" for r in results]),
+        ("load at start (1 min)", [f"{r.load_1min:.1f}" for r in results]),
     ]
     head = f"{f'day: {first.visits} visits':<22}" + "".join(f"{r.engine:>{width}}" for r in results)
     lines = [head, "-" * len(head)]

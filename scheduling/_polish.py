@@ -1,0 +1,182 @@
+"""Local search on exact route timing: less travel and fewer continuity misses.
+
+The routes ``_construct`` builds hold every rule but carry the price of their making: the
+repair of a relaxation drops visits from routes whose breaks fall at the wrong time, and
+the visits inserted again go wherever they still fit. OR-Tools' guided local search, which
+could fix that, gets only the second or two PyVRP leaves of the limit. ``polish`` makes the
+cheap improving moves first, each one checked by the exact route timing:
+
+- relocate a visit to the best position of any route that may serve it (its own too);
+- swap two visits of different routes, each going where the other was;
+
+and after each pass tries again to insert the visits still left out, since the moves free
+time. Only single-staff visits without a lock or a pinned start move: two-staff visits
+keep their common start. Moves are taken in a fixed order and the search stops after a
+fixed number of passes, so the result does not depend on the clock unless the deadline
+cuts it short.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ._timing import Vehicle
+
+if TYPE_CHECKING:
+    from ._construct import Builder
+
+_MAX_PASSES = 6
+_SWAP_NEIGHBOURS = 12
+"""Swap partners tried per visit: the routed visits nearest to it (those on its own route
+are skipped)."""
+
+
+def _route_cost(builder: Builder, veh: Vehicle, seq: list[int]) -> int:
+    """Travel and care cost of ``seq`` for ``veh`` (the fixed cost when not empty)."""
+    if not seq:
+        return 0
+    mat = veh.matrix
+    care = builder.care
+    total = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
+    for a, b in zip(seq, seq[1:], strict=False):
+        total += mat[a][b]
+    total *= veh.per_min
+    if care is not None:
+        total += sum(care[veh.k][n] for n in seq)
+    return total + builder.fixed
+
+
+class _Search:
+    def __init__(
+        self, builder: Builder, should_stop: Callable[[], bool] | None, deadline: float | None
+    ) -> None:
+        self.b = builder
+        self.timer = builder.timer
+        self.should_stop = should_stop
+        self.deadline = deadline
+        day = builder.day
+        self.allowed = {
+            n: day.scopes[day.nodes.visit[n]].allowed
+            for n in range(day.nodes.count)
+            if day.nodes.visit[n] >= 0
+        }
+        self.cost = [
+            _route_cost(builder, self.timer.vehicles[k], r) for k, r in enumerate(builder.routes)
+        ]
+
+    def out_of_time(self) -> bool:
+        if self.should_stop is not None and self.should_stop():
+            return True
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def movable(self, n: int) -> bool:
+        b = self.b
+        i = b.day.nodes.visit[n]
+        return (
+            len(b.day.nodes.of_visit[i]) == 1 and not b.day.scopes[i].locked and n not in b.pinned
+        )
+
+    def feasible(self, k: int, seq: list[int]) -> bool:
+        return self.timer.feasible(self.timer.vehicles[k], seq, self.b.pinned) is not None
+
+    def relocate(self, k: int, p: int) -> bool:
+        """Move the visit at position ``p`` of route ``k`` to its best place, if that gains."""
+        b = self.b
+        seq = b.routes[k]
+        n = seq[p]
+        base = seq[:p] + seq[p + 1 :]
+        veh_k = self.timer.vehicles[k]
+        saved = self.cost[k] - _route_cost(b, veh_k, base)
+        best: tuple[int, int, list[int]] | None = None
+        for kk in self.allowed[n]:
+            veh = self.timer.vehicles[kk]
+            target = base if kk == k else b.routes[kk]
+            options = sorted((b.arc_delta(veh, target, q, n), q) for q in range(len(target) + 1))
+            for delta, q in options:
+                if delta >= saved or (best is not None and delta >= best[0]):
+                    break
+                trial = target[:q] + [n] + target[q:]
+                if self.feasible(kk, trial):
+                    best = (delta, kk, trial)
+                    break
+        if best is None or best[0] >= saved:
+            return False
+        if best[1] != k and base and not self.feasible(k, base):
+            return False
+        _, kk, trial = best
+        b.routes[k] = base
+        self.cost[k] = _route_cost(b, veh_k, base)
+        b.routes[kk] = trial
+        self.cost[kk] = _route_cost(b, self.timer.vehicles[kk], trial)
+        return True
+
+    def swap(self, k: int, p: int, near: list[int]) -> bool:
+        """Exchange the visit at position ``p`` of route ``k`` with one of ``near`` on
+        another route, if that gains."""
+        b = self.b
+        n = b.routes[k][p]
+        where = {m: (kk, q) for kk, r in enumerate(b.routes) for q, m in enumerate(r)}
+        for m in near:
+            if m not in where:
+                continue
+            kk, q = where[m]
+            if kk == k or not self.movable(m):
+                continue
+            if k not in self.allowed[m] or kk not in self.allowed[n]:
+                continue
+            a_seq = b.routes[k][:p] + [m] + b.routes[k][p + 1 :]
+            b_seq = b.routes[kk][:q] + [n] + b.routes[kk][q + 1 :]
+            va, vb = self.timer.vehicles[k], self.timer.vehicles[kk]
+            new_a, new_b = _route_cost(b, va, a_seq), _route_cost(b, vb, b_seq)
+            if new_a + new_b >= self.cost[k] + self.cost[kk]:
+                continue
+            if self.feasible(k, a_seq) and self.feasible(kk, b_seq):
+                b.routes[k], b.routes[kk] = a_seq, b_seq
+                self.cost[k], self.cost[kk] = new_a, new_b
+                return True
+        return False
+
+
+def _nearest(builder: Builder, count: int) -> dict[int, list[int]]:
+    """Per routed visit node, the ``count`` other routed visit nodes nearest to it."""
+    routed = [n for r in builder.routes for n in r]
+    mat = builder.timer.vehicles[0].matrix if builder.timer.vehicles else []
+    out: dict[int, list[int]] = {}
+    for n in routed:
+        row = mat[n]
+        out[n] = sorted((m for m in routed if m != n), key=lambda m: (row[m], m))[:count]
+    return out
+
+
+def polish(
+    builder: Builder,
+    refill: Callable[[], None],
+    should_stop: Callable[[], bool] | None = None,
+    deadline: float | None = None,
+) -> None:
+    """Improve ``builder``'s routes in place by relocations and swaps; ``refill`` is
+    called after each pass that changed something, to insert visits still left out."""
+    search = _Search(builder, should_stop, deadline)
+    for _ in range(_MAX_PASSES):
+        changed = False
+        near = _nearest(builder, _SWAP_NEIGHBOURS)
+        for k in range(len(builder.routes)):
+            p = 0
+            while p < len(builder.routes[k]):
+                if search.out_of_time():
+                    return
+                n = builder.routes[k][p]
+                if search.movable(n) and (
+                    search.relocate(k, p) or search.swap(k, p, near.get(n, []))
+                ):
+                    changed = True
+                    continue
+                p += 1
+        if not changed:
+            return
+        refill()
+        search.cost = [
+            _route_cost(builder, search.timer.vehicles[k], r) for k, r in enumerate(builder.routes)
+        ]

@@ -1,0 +1,141 @@
+"""Tests of the care-day work on the solver: the plain baseline without two-staff visits,
+routes cleared for an urgent visit, and the local search on exact timing.
+
+Hand-made days use the line of places of ``test_solve`` (place ``i`` to place ``j`` takes
+``300 * |i - j|`` seconds); every plan from ``solve`` goes through the checker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from test_solve import FAST, cg, checked, day, hm, reason, served_by, visit
+
+from scheduling._construct import construct
+from scheduling._reasons import analyse
+from scheduling._routing import DayModel, build
+from scheduling.benchmarks.day import run_day
+from scheduling.benchmarks.report import day_table
+from scheduling.generate import generate_day
+from scheduling.problem import DayProblem, Weights
+from scheduling.solve import PLAIN_TWO_STAFF_REASON, SolveParams
+from scheduling.travel import build_travel_times
+
+PLAIN = dataclasses.replace(FAST, engine="plain")
+
+
+def model_of(problem: DayProblem) -> DayModel:
+    travel = build_travel_times(problem)
+    return build(problem, travel, analyse(problem, travel))
+
+
+def node(model: DayModel, visit_id: str) -> int:
+    i = next(i for i, v in enumerate(model.problem.visits) if v.id == visit_id)
+    return model.nodes.of_visit[i][0][0]
+
+
+def visit_ids(model: DayModel, route: list[int]) -> list[str]:
+    return [model.problem.visits[model.nodes.visit[n]].id for n in route]
+
+
+def test_plain_engine_leaves_two_staff_visits_out_with_the_reason(tiny_day: DayProblem) -> None:
+    plan = checked(tiny_day, PLAIN)
+    doubles = [v.id for v in tiny_day.visits if v.staff == 2]
+    assert doubles
+    for vid in doubles:
+        assert vid not in served_by(plan)
+        assert reason(plan, vid) == PLAIN_TWO_STAFF_REASON
+
+
+def test_plain_engine_finds_a_first_solution_on_a_day_with_two_staff_visits() -> None:
+    # With two-staff visits as synchronised node pairs, PATH_CHEAPEST_ARC found no first
+    # solution at all on days of 100 visits or more; without them it finds one at once.
+    problem = generate_day(100, seed=0)
+    doubles = {v.id for v in problem.visits if v.staff == 2}
+    assert len(doubles) >= 3
+    plan = checked(problem, SolveParams(time_limit_s=20.0, solution_limit=1, engine="plain"))
+    assert plan.kpis.assigned >= 40
+    assert doubles.isdisjoint(served_by(plan))
+    assert {u.visit_id for u in plan.unassigned if u.reason == PLAIN_TWO_STAFF_REASON} == doubles
+
+
+def urgent_day(with_urgent: bool) -> DayProblem:
+    """One caregiver, three fixed priority-3 visits from 10:00 to 11:40, and (optionally)
+    a 90-minute priority-1 visit due at 10:00-10:30 that overlaps all three."""
+    visits = [
+        visit("low-1", 1, (hm(10), hm(10, 1)), priority=3),
+        visit("low-2", 1, (hm(10, 35), hm(10, 36)), priority=3),
+        visit("low-3", 1, (hm(11, 10), hm(11, 11)), priority=3),
+    ]
+    if with_urgent:
+        visits.append(visit("urgent", 2, (hm(10), hm(10, 30)), duration_min=90, priority=1))
+    return day([cg("a")], visits)
+
+
+def test_a_route_is_cleared_for_an_urgent_visit_that_three_others_block() -> None:
+    model = model_of(urgent_day(with_urgent=True))
+    low = [node(model, f"low-{k}") for k in (1, 2, 3)]
+    (route,) = construct(model, [low])
+    assert visit_ids(model, route) == ["urgent"]
+
+
+def test_repair_serves_an_urgent_visit_added_to_a_planned_day() -> None:
+    before = checked(urgent_day(with_urgent=False))
+    assert set(served_by(before)) == {"low-1", "low-2", "low-3"}
+    after = checked(urgent_day(with_urgent=True), hint=before)
+    assert served_by(after) == {"urgent": ["a"]}
+
+
+def test_polish_uncrosses_two_routes() -> None:
+    # a lives at place 0 and b at place 11; the routes given serve each one's neighbour
+    # from the far end of the line (20 places of travel each), which no rule requires.
+    problem = day(
+        [cg("a", 0), cg("b", 11)],
+        [visit("near-a", 1), visit("near-b", 10)],
+        weights=Weights(continuity_miss=0),
+    )
+    model = model_of(problem)
+    routes = construct(model, [[node(model, "near-b")], [node(model, "near-a")]])
+    assert [visit_ids(model, r) for r in routes] == [["near-a"], ["near-b"]]
+
+
+def test_polish_moves_a_visit_to_its_preferred_caregiver_when_that_pays() -> None:
+    # Both caregivers live at place 0; the visit prefers b. A miss costs 30, the same
+    # route from b costs nothing more, so the visit goes to b.
+    problem = day(
+        [cg("a", 0), cg("b", 0)],
+        [visit("v", 3, preferred_caregivers=("b",))],
+    )
+    model = model_of(problem)
+    routes = construct(model, [[node(model, "v")], []])
+    assert [visit_ids(model, r) for r in routes] == [[], ["v"]]
+
+
+def test_day_bench_reports_the_plain_two_staff_figure_as_it_is() -> None:
+    lines: list[str] = []
+    params = SolveParams(time_limit_s=20.0, solution_limit=20)
+    portfolio, plain = run_day(40, 0, params, lines.append)
+    assert (portfolio.two_staff.total, plain.two_staff.total) == (4, 4)
+    assert plain.two_staff.assigned == 0
+    assert portfolio.two_staff.assigned >= 1
+    assert portfolio.valid
+    assert plain.valid
+    for r in (portfolio, plain):
+        assert r.assigned == sum(s.assigned for s in r.by_priority.values())
+        assert r.travel_min_per_visit == pytest.approx(60 * r.travel_h / r.assigned)
+    (row,) = [x for x in day_table([portfolio, plain]).splitlines() if "two-staff" in x]
+    assert row.split()[-2:] == [f"{portfolio.two_staff.assigned}/4", "0/4"]
+
+
+def test_plain_engine_does_not_model_continuity() -> None:
+    # The visit at place 1 prefers "far" (who lives at place 9) over "near" (place 0). With a
+    # miss costing more than the detour, the portfolio sends "far"; the plain baseline, whose
+    # model has no continuity cost, sends whoever travels least.
+    problem = day(
+        [cg("near", 0), cg("far", 9)],
+        [visit("v", 1, preferred_caregivers=("far",))],
+        weights=Weights(1, 10_000, {1: 100_000, 2: 10_000, 3: 1_000}),
+    )
+    assert served_by(checked(problem)) == {"v": ["far"]}
+    assert served_by(checked(problem, dataclasses.replace(FAST, engine="plain"))) == {"v": ["near"]}
