@@ -21,7 +21,7 @@ from app.api.http import page_json, page_size, parse_query, spec
 from app.api.schemas import Id, Page, Query
 from app.extensions import db
 from app.security import allow, user
-from app.services import anomalies
+from app.services import anomalies, months
 from app.services.anomaly_rules import RULE_CODES, Finding, Subject
 from app.services.crud import PageResult, local_today
 
@@ -29,8 +29,8 @@ RuleCode = StrEnum("RuleCode", {code: code for code in RULE_CODES})  # type: ign
 
 Month = Annotated[
     dt.date,
-    PlainValidator(anomalies.parse_month),
-    WithJsonSchema({"type": "string", "pattern": anomalies.MONTH_PATTERN}),
+    PlainValidator(months.parse_month),
+    WithJsonSchema({"type": "string", "pattern": months.MONTH_PATTERN}),
 ]
 
 
@@ -87,7 +87,7 @@ def list_anomalies() -> Response:
     """
     query = parse_query(AnomalyQuery)
     today = local_today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    month = query.month or anomalies.previous_month(today)
+    month = query.month or months.previous_month(today)
     found = anomalies.findings(db.session, user(), month, query.agency_id)
     if query.rule is not None:
         found = [f for f in found if f.rule == query.rule]

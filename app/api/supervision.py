@@ -18,7 +18,7 @@ from app.api.schemas import Id, Out
 from app.extensions import db
 from app.models import Role
 from app.security import allow, user
-from app.services import supervision
+from app.services import months, supervision
 from app.services.crud import local_today
 from app.services.evv import current_rules
 
@@ -26,8 +26,8 @@ SUPERVISORS = (Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN)
 
 Month = Annotated[
     dt.date,
-    PlainValidator(supervision.parse_month),
-    WithJsonSchema({"type": "string", "pattern": supervision.MONTH_PATTERN}),
+    PlainValidator(months.parse_month),
+    WithJsonSchema({"type": "string", "pattern": months.MONTH_PATTERN}),
 ]
 
 
@@ -168,7 +168,7 @@ def supervision_kpis() -> Response:
     data = supervision.dashboard(
         db.session,
         user(),
-        query.month or supervision.previous_month(today),
+        query.month or months.previous_month(today),
         agency_id=query.agency_id,
         months=query.months,
         today=today,

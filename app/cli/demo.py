@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import click
 from sqlalchemy import select
 
+from app.cli.options import month_option
 from app.extensions import db
 from app.models import Agency
 from app.services import timebank_hooks  # noqa: F401  (registers the verified-visit listener)
-from app.services.crud import local_today
 from app.services.demo import DemoLogin, demo_logins, is_empty, load_demo
 from app.services.demo_month import MonthManifest, month_has_visits, simulate_month
 from app.services.errors import Conflict, ServiceError
@@ -62,17 +62,8 @@ def print_logins(logins: Sequence[DemoLogin]) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _parse_month(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date:
-    if value is None:
-        return (local_today().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    try:
-        return dt.date.fromisoformat(f"{value}-01")
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a month (YYYY-MM)") from None
-
-
 @demo_group.command("month")
-@click.option("--month", callback=_parse_month, help="YYYY-MM; default: last calendar month.")
+@click.option("--month", callback=month_option, help="YYYY-MM; default: last calendar month.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed of the month.")
 @click.option(
     "--agency", "agency_codes", multiple=True, help="Only this agency (its code); repeatable."

@@ -11,24 +11,15 @@ import datetime as dt
 import click
 from sqlalchemy import select
 
+from app.cli.options import month_option
 from app.cli.plan import pick_agencies
 from app.extensions import db
 from app.models import Agency, Role, Settlement, User
 from app.services import settlement as svc
-from app.services.claims import month_bounds, yuan
-from app.services.crud import local_today
+from app.services.claims import yuan
 from app.services.errors import ServiceError
 
 settlement_group = click.Group("settlement", help="Monthly LTCI settlements of the agencies.")
-
-
-def _parse_month(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date:
-    if value is None:
-        return month_bounds(local_today().replace(day=1) - dt.timedelta(days=1))[0]
-    try:
-        return dt.date.fromisoformat(value + "-01")
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a month (YYYY-MM)") from None
 
 
 def _admin_of(agency: Agency) -> User:
@@ -51,7 +42,7 @@ def _line(s: Settlement, agency: Agency) -> str:
 
 
 @settlement_group.command("open")
-@click.option("--month", callback=_parse_month, help="YYYY-MM; default: last month.")
+@click.option("--month", callback=month_option, help="YYYY-MM; default: last month.")
 @click.option("--agency", "code", help="The agency's code.")
 @click.option("--all-agencies", "every", is_flag=True, help="Every active agency.")
 def open_command(month: dt.date, code: str | None, every: bool) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -71,12 +70,11 @@ from app.services.anomaly_rules import (
 )
 from app.services.errors import Forbidden, NotFound
 from app.services.evv_rules import Position
+from app.services.months import month_bounds
 
 SUPERVISORS = (Role.AGENCY_ADMIN, Role.AUDITOR, Role.SYS_ADMIN)
 LOOKED_AT = ("verified", "exception")
 RULES_FILE_KEY = "CAREROUTE_SUPERVISION_RULES_FILE"
-MONTH_PATTERN = r"^(19|20)\d\d-(0[1-9]|1[0-2])$"
-_MONTH = re.compile(MONTH_PATTERN)
 
 RULE_LABELS = {
     OUTSIDE_GEOFENCE: _l("Check-in away from the home"),
@@ -110,26 +108,6 @@ def current_rules() -> Rules:
     """The configured rules file (application config, else environment), else the shipped one."""
     configured = current_app.config.get(RULES_FILE_KEY) if has_app_context() else None
     return load_rules(configured or os.environ.get(RULES_FILE_KEY) or None)
-
-
-def parse_month(value: object) -> dt.date:
-    """``"YYYY-MM"`` (or a date) -> the first day of that month; else ValueError."""
-    if isinstance(value, dt.date):
-        return value.replace(day=1)
-    if not isinstance(value, str) or not _MONTH.fullmatch(value):
-        raise ValueError(_("Must be a month as YYYY-MM."))
-    return dt.date(int(value[:4]), int(value[5:7]), 1)
-
-
-def previous_month(today: dt.date) -> dt.date:
-    """The first day of the calendar month before ``today``'s: the last whole month."""
-    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-
-
-def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
-    first = month.replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    return first, following - dt.timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- scope

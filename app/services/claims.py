@@ -47,6 +47,7 @@ from app.models import (
 )
 from app.policy import Policy, load_policy
 from app.services.assessments import eligible_on, latest_assessment
+from app.services.months import month_bounds
 
 CARE_SETTING = "home"
 DELIVERED = (VisitStatus.COMPLETED, VisitStatus.VERIFIED)
@@ -127,13 +128,6 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}¥{whole:,}.{cents:02d}"
-
-
-def month_bounds(period: dt.date) -> tuple[dt.date, dt.date]:
-    """The first and last day of ``period``'s month."""
-    first = period.replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    return first, following - dt.timedelta(days=1)
 
 
 def fund_share_pct(agency: Agency, policy: Policy | None = None) -> int:

@@ -31,6 +31,7 @@ from app.models import (
     utcnow,
 )
 from app.security import scope_to_agency
+from app.services.months import month_bounds
 
 DONE_STATUSES = (VisitStatus.COMPLETED, VisitStatus.VERIFIED)
 
@@ -101,7 +102,7 @@ def _dispatcher(session: Session, u: User, today: dt.date) -> dict[str, Any]:
 
 
 def _agency_admin(session: Session, u: User, today: dt.date) -> dict[str, Any]:
-    first, last = _month_bounds(today)
+    first, last = month_bounds(today)
     users = _scoped_count(session, select(User.id).where(User.active), User.agency_id, u)
     return {
         "panels": (
@@ -114,7 +115,7 @@ def _agency_admin(session: Session, u: User, today: dt.date) -> dict[str, Any]:
 
 
 def _auditor(session: Session, u: User, today: dt.date) -> dict[str, Any]:
-    first, last = _month_bounds(today)
+    first, last = month_bounds(today)
     agencies = _count(session, select(Agency.id).where(Agency.active))
     return {
         "panels": (
@@ -160,7 +161,7 @@ def _volunteer(session: Session, u: User, today: dt.date) -> dict[str, Any]:
         return {"panels": (Panel("my_day", _day_counts(())),)}
     mine = VisitAssignment.volunteer_id == u.volunteer_id
     lines = _assigned_visits(session, mine, today)
-    first, last = _month_bounds(today)
+    first, last = month_bounds(today)
     base = select(Visit.id).join(VisitAssignment, VisitAssignment.visit_id == Visit.id).where(mine)
     upcoming = _count(
         session,
@@ -253,12 +254,6 @@ def _day_counts(lines: Iterable[VisitLine]) -> tuple[Figure, ...]:
 
 def _window_text(windows: list[list[str]]) -> str:
     return ", ".join(f"{start}–{end}" for start, end in windows)
-
-
-def _month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
-    first = day.replace(day=1)
-    next_first = (first + dt.timedelta(days=32)).replace(day=1)
-    return first, next_first - dt.timedelta(days=1)
 
 
 def _scoped_count(session: Session, stmt: Select[Any], agency_column: Any, u: User) -> int:

@@ -41,7 +41,7 @@ from app.models import (
     utcnow,
 )
 from app.security import is_cross_agency
-from app.services import claims
+from app.services import claims, months
 from app.services.crud import PageResult, filter_agency, get_visible, invalid, local_today
 from app.services.crud import paginate as paginate_stmt
 from app.services.errors import Conflict, Forbidden, NotFound
@@ -150,7 +150,7 @@ def open_settlement(session: Session, actor: User, period: dt.date) -> tuple[Set
     """The actor's agency's settlement of ``period``'s month, created as a draft with its
     lines when there is none yet. Returns it and whether it was created."""
     _require(actor, Role.AGENCY_ADMIN)
-    first, last = claims.month_bounds(period)
+    first, last = months.month_bounds(period)
     if last >= local_today():
         raise invalid("period", _("Only a month that has ended can be settled."))
     agency = session.get(Agency, actor.agency_id)
@@ -297,7 +297,7 @@ def _check_step(
 ) -> None:
     if (
         action in ("submit", "resubmit")
-        and claims.month_bounds(settlement.period)[1] >= local_today()
+        and months.month_bounds(settlement.period)[1] >= local_today()
     ):
         raise invalid("period", _("Only a month that has ended can be settled."))
     if action == "reject":

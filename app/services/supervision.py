@@ -36,14 +36,12 @@ name. Another agency's id, or an unknown one, is NotFound.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -64,14 +62,17 @@ from app.services import anomalies
 from app.services.agencies import get_agency
 from app.services.crud import local_today
 from app.services.evv_rules import EvvRules
+from app.services.months import (
+    add_months,
+    month_end,
+    month_start,
+)
 
 S = VisitStatus
 DEFAULT_MONTHS = 6
 MAX_MONTHS = 24
 CARE_SETTING = "home"  # the dashboard supervises home care
 OPEN_STATUSES = (S.PLANNED, S.ASSIGNED, S.IN_PROGRESS, S.COMPLETED)
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-_MONTH = re.compile(MONTH_PATTERN)
 
 
 # --------------------------------------------------------------------------- figures
@@ -177,33 +178,6 @@ class Supervision:
 
 
 # --------------------------------------------------------------------------- months
-
-
-def parse_month(value: Any) -> dt.date:
-    """``"YYYY-MM"`` -> the first day of that month (ValueError with a translated message)."""
-    text = value.strip() if isinstance(value, str) else ""
-    if not _MONTH.fullmatch(text) or int(text[:4]) < 2000:
-        raise ValueError(_("Must be a month as YYYY-MM."))
-    return dt.date(int(text[:4]), int(text[5:]), 1)
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def add_months(month: dt.date, n: int) -> dt.date:
-    """The first day of the month ``n`` months after ``month`` (negative: before)."""
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(month: dt.date) -> dt.date:
-    return add_months(month, 1) - dt.timedelta(days=1)
-
-
-def previous_month(today: dt.date) -> dt.date:
-    """The last whole month before ``today``: the dashboard's default."""
-    return add_months(month_start(today), -1)
 
 
 def counted_through(month: dt.date, today: dt.date) -> dt.date | None:

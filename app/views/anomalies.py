@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from app.extensions import db
 from app.models import Agency, User
 from app.security import allow, is_cross_agency, user
-from app.services import anomalies
+from app.services import anomalies, months
 from app.services.agencies import get_agency, list_agencies
 from app.services.anomaly_rules import RULE_CODES, Finding, Subject
 from app.services.crud import local_today
@@ -82,11 +82,11 @@ def anomaly_scope(u: User, args: Any) -> Scope:
     could not be used."""
     errors: dict[str, str] = {}
     today = local_today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    month = anomalies.previous_month(today)
+    month = months.previous_month(today)
     raw_month = args.get("month")
     if raw_month:
         try:
-            month = anomalies.parse_month(raw_month)
+            month = months.parse_month(raw_month)
         except ValueError:
             errors["month"] = _("Not a month (YYYY-MM): %(value)s", value=raw_month[:40])
     rule = args.get("rule") or None

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models import Role
 from app.security import allow, user
-from app.services import claims
+from app.services import months
 from app.services import settlement as svc
 from app.services.claims import yuan
 from app.services.crud import local_today
@@ -71,7 +71,7 @@ def settlements() -> ResponseReturnValue:
     """The settlements the user may see, newest month first."""
     u = user()
     result = svc.list_settlements(db.session, u, per_page=200)
-    last_month = claims.month_bounds(local_today().replace(day=1) - dt.timedelta(days=1))[0]
+    last_month = months.previous_month(local_today())
     return render_template(
         "settlement/list.html",
         settlements=result.items,

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models import Agency, Role, User
 from app.security import allow, is_cross_agency, user
-from app.services import supervision as sv
+from app.services import months
 from app.services.agencies import get_agency, list_agencies
 from app.services.crud import local_today
 from app.services.errors import NotFound
@@ -52,8 +52,8 @@ def supervision_dashboard() -> ResponseReturnValue:
     return render_template(
         "supervision/dashboard.html",
         scope=scope,
-        prev_month=sv.add_months(scope.month, -1),
-        next_month=sv.add_months(scope.month, 1),
+        prev_month=months.add_months(scope.month, -1),
+        next_month=months.add_months(scope.month, 1),
         config=dashboard_config(scope),
         strings={key: str(text) for key, text in JS_STRINGS.items()},
     )
@@ -64,11 +64,11 @@ def dashboard_scope(u: User, args: Any) -> DashboardScope:
     per field that could not be used."""
     errors: dict[str, str] = {}
     today = local_today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    month = sv.previous_month(today)
+    month = months.previous_month(today)
     raw_month = args.get("month")
     if raw_month:
         try:
-            month = sv.parse_month(raw_month)
+            month = months.parse_month(raw_month)
         except ValueError:
             errors["month"] = _("Not a month (YYYY-MM): %(value)s", value=raw_month[:40])
     if not is_cross_agency(u):

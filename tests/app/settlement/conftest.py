@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Qualification, Role, User, Visit, VisitStatus
 from app.services import evv
-from app.services.claims import month_bounds
+from app.services.months import month_bounds
 from tests.app.conftest import World, add_visit, assign
 from tests.app.evv.conftest import HOME, TWO_KM_NORTH, action, local
 from tests.conftest import add_severe_assessment

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.services.claims import VisitFacts, judge, month_bounds
+from app.services.claims import VisitFacts, judge
+from app.services.months import month_bounds, parse_month
 
 DAY = dt.date(2026, 10, 1)
 
@@ -81,6 +83,10 @@ def test_a_rejected_visit_does_not_use_up_the_cap() -> None:
 def test_month_bounds() -> None:
     assert month_bounds(dt.date(2026, 2, 17)) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
     assert month_bounds(dt.date(2024, 12, 31)) == (dt.date(2024, 12, 1), dt.date(2024, 12, 31))
+    assert parse_month(" 2026-03 ") == dt.date(2026, 3, 1)
+    for bad in ("2026-13", "1999-12", "26-01", "2026-1", None):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            parse_month(bad)
 
 
 visit_facts = st.builds(

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Role, Settlement, SettlementEvent, User
 from app.services import settlement as svc
-from app.services.claims import month_bounds
 from app.services.errors import Conflict
+from app.services.months import month_bounds
 from tests.app.settlement.conftest import MonthWorld, deliver
 
 ROUNDS = 5

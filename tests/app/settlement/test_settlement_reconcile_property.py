@@ -29,9 +29,9 @@ from app.models import (
 )
 from app.policy import load_policy
 from app.services import evv, settlement
-from app.services.claims import month_bounds
 from app.services.crud import local_today
 from app.services.demo import id_check_digit
+from app.services.months import month_bounds
 from tests.app.conftest import add_person, add_visit, assign
 from tests.app.evv.conftest import HOME, TWO_KM_NORTH, action, local
 from tests.conftest import add_severe_assessment, make_agency, make_user

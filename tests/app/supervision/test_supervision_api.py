@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app.models import User
-from app.services import anomalies
+from app.services import anomalies, months
 from app.services import supervision as sv
 from app.services.crud import local_today
 from tests.app.supervision.supervision_world import SvWorld, build
@@ -115,7 +115,7 @@ def test_the_month_defaults_to_the_previous_one(app: Flask, session: Session, w:
 
     today = local_today(app.config["BABEL_DEFAULT_TIMEZONE"])
     assert response.status_code == 200
-    assert response.json["month"] == sv.previous_month(today).strftime("%Y-%m")
+    assert response.json["month"] == months.previous_month(today).strftime("%Y-%m")
 
 
 @pytest.mark.parametrize(
@@ -157,6 +157,6 @@ def test_the_operation_is_documented(client: FlaskClient, w: SvWorld) -> None:
     assert op["x-roles"] == ["agency_admin", "auditor", "sys_admin"]
     params = {p["name"]: p for p in op["parameters"]}
     assert set(params) == {"month", "agency_id", "months"}
-    assert params["month"]["schema"]["pattern"] == sv.MONTH_PATTERN
+    assert params["month"]["schema"]["pattern"] == months.MONTH_PATTERN
     assert params["months"]["schema"]["maximum"] == sv.MAX_MONTHS
     assert {"200", "400", "401", "403"} <= set(op["responses"])

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.models import User
-from app.services import anomalies
+from app.services import anomalies, months
 from app.services import supervision as sv
 from app.services.errors import NotFound
 from app.services.evv_rules import EvvRules
@@ -259,11 +259,11 @@ def test_a_month_not_begun_counts_nothing_and_asks_no_anomalies(
 
 
 def test_month_arithmetic() -> None:
-    assert sv.add_months(dt.date(2026, 1, 1), -1) == dt.date(2025, 12, 1)
-    assert sv.add_months(dt.date(2026, 11, 1), 2) == dt.date(2027, 1, 1)
-    assert sv.month_end(dt.date(2028, 2, 1)) == dt.date(2028, 2, 29)
-    assert sv.previous_month(dt.date(2026, 1, 15)) == dt.date(2025, 12, 1)
-    assert sv.parse_month(" 2026-03 ") == dt.date(2026, 3, 1)
+    assert months.add_months(dt.date(2026, 1, 1), -1) == dt.date(2025, 12, 1)
+    assert months.add_months(dt.date(2026, 11, 1), 2) == dt.date(2027, 1, 1)
+    assert months.month_end(dt.date(2028, 2, 1)) == dt.date(2028, 2, 29)
+    assert months.previous_month(dt.date(2026, 1, 15)) == dt.date(2025, 12, 1)
+    assert months.parse_month(" 2026-03 ") == dt.date(2026, 3, 1)
     for bad in ("2026-13", "2026-3", "26-03", "1999-12", "2026-03-01", 202603):
         with pytest.raises(ValueError, match="YYYY-MM"):
-            sv.parse_month(bad)
+            months.parse_month(bad)

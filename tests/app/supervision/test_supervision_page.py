@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app.models import Role, User
-from app.services import supervision as sv
+from app.services import months
 from app.services.crud import local_today
 from tests.app.conftest import World
 from tests.conftest import login
@@ -66,7 +66,7 @@ def test_bad_choices_are_named_and_the_defaults_used(
 ) -> None:
     html, config = page(app, session, world.users[Role.SYS_ADMIN], "?month=2026-13&agency_id=nope")
 
-    default = sv.previous_month(local_today(app.config["BABEL_DEFAULT_TIMEZONE"]))
+    default = months.previous_month(local_today(app.config["BABEL_DEFAULT_TIMEZONE"]))
     assert config["month"] == default.strftime("%Y-%m")
     assert "agency_id" not in config["api"]
     assert "<code>month</code>" in html
