@@ -20,8 +20,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Agency, User
-from app.services import anomalies, dispatch_publish, dispatch_versions
-from app.services import supervision as sv
+from app.services import anomalies, dispatch_publish, dispatch_versions, months
 from app.services.dayproblem import build_day_problem
 from app.services.demo_month import simulate_month
 from app.services.visits import generate_visits
@@ -59,7 +58,7 @@ OPAQUE_PIXELS = """(id) => {
 
 
 def previous_month(server: LiveServer) -> dt.date:
-    return sv.previous_month(server.day - dt.timedelta(days=1))  # server.day is tomorrow
+    return months.previous_month(server.day - dt.timedelta(days=1))  # server.day is tomorrow
 
 
 @pytest.fixture(scope="module")
