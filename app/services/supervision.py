@@ -53,6 +53,7 @@ from app.models import (
     ServiceItem,
     User,
     Visit,
+    VisitAssignment,
     VisitStatus,
     VisitVerification,
 )
@@ -422,6 +423,11 @@ def _spending(
                 Visit.agency_id.in_(list(city)),
                 Visit.status == S.VERIFIED,
                 Visit.date.between(firsts[0], through),
+                # As claim lines: a visit only volunteers served is the time bank's, not
+                # the fund's.
+                exists().where(
+                    VisitAssignment.visit_id == Visit.id, VisitAssignment.caregiver_id.is_not(None)
+                ),
             )
             .group_by(Visit.agency_id, Visit.date, ServiceItem.price_fen)
         )

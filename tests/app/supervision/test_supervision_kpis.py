@@ -9,9 +9,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.models import User
+from app.models import (
+    PlanItem,
+    ServiceItem,
+    User,
+    Visit,
+    VisitAssignment,
+    VisitStatus,
+    Volunteer,
+    utcnow,
+)
 from app.services import anomalies, months
 from app.services import supervision as sv
 from app.services.errors import NotFound
@@ -267,3 +277,38 @@ def test_month_arithmetic() -> None:
     for bad in ("2026-13", "2026-3", "26-03", "1999-12", "2026-03-01", 202603):
         with pytest.raises(ValueError, match="YYYY-MM"):
             months.parse_month(bad)
+
+
+def test_spending_leaves_out_visits_only_volunteers_served(
+    session: Session, w: SvWorld, fake_anomalies: list[Any]
+) -> None:
+    # As claim lines do: a visit volunteers alone served is the time bank's, not the fund's.
+    visit = session.scalars(
+        select(Visit)
+        .where(Visit.agency_id == w.a.id, Visit.status == VisitStatus.VERIFIED)
+        .where(Visit.date >= dt.date(2026, 10, 1))
+        .order_by(Visit.id)
+    ).first()
+    assert visit is not None
+    price = session.scalar(
+        select(ServiceItem.price_fen)
+        .join(PlanItem, PlanItem.service_item_id == ServiceItem.id)
+        .where(PlanItem.id == visit.plan_item_id)
+    )
+    before = kpis(session, w.users["auditor"], months=1).spending[-1]
+    volunteer = Volunteer(
+        agency_id=w.a.id,
+        member_no="V-SV1",
+        name="志愿者",
+        gender="f",
+        birth_date=dt.date(1960, 1, 1),
+        home_lat=32.0,
+        home_lon=120.9,
+    )
+    session.add(volunteer)
+    session.flush()
+    session.execute(delete(VisitAssignment).where(VisitAssignment.visit_id == visit.id))
+    session.add(VisitAssignment(visit_id=visit.id, volunteer_id=volunteer.id, assigned_at=utcnow()))
+    session.commit()
+    after = kpis(session, w.users["auditor"], months=1).spending[-1]
+    assert (after.visits, after.price_fen) == (before.visits - 1, before.price_fen - price)
