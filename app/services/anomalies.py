@@ -28,7 +28,7 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import ColumnElement, Row, exists, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
@@ -45,6 +45,7 @@ from app.models import (
     Volunteer,
 )
 from app.security import is_cross_agency
+from app.services import evv
 from app.services.anomaly_rules import (
     CAP_SHIFT,
     CAREGIVER,
@@ -99,7 +100,6 @@ SKILL_LABELS = {
     Skill.HOUSEHOLD.value: _l("household help"),
 }
 
-_LATER = aliased(VisitVerification)
 _CHECK_IN = aliased(EvvAction)
 _CHECK_OUT = aliased(EvvAction)
 
@@ -168,10 +168,6 @@ def count_by_agency(session: Session, actor: User, month: dt.date) -> dict[int, 
     return {agency_id: counts.get(agency_id, 0) for agency_id in agency_ids}
 
 
-def _current() -> ColumnElement[bool]:
-    return ~exists().where(_LATER.supersedes_id == VisitVerification.id)
-
-
 def load_parts(session: Session, agency_ids: list[int] | None, month: dt.date) -> list[PartFact]:
     """The facts of every worker's part of the month's visits (all agencies if None)."""
     first, last = month_bounds(month)
@@ -206,7 +202,7 @@ def load_parts(session: Session, agency_ids: list[int] | None, month: dt.date) -
         .where(
             Visit.date.between(first, last),
             VisitVerification.outcome.in_(LOOKED_AT),
-            _current(),
+            evv.not_superseded(),
         )
         .order_by(VisitVerification.id)
     )

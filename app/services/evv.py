@@ -376,7 +376,8 @@ def evaluate_pair(
     return record
 
 
-def _not_superseded() -> ColumnElement[bool]:
+def not_superseded() -> ColumnElement[bool]:
+    """A verification record nothing supersedes: the worker's current one."""
     later = aliased(VisitVerification)
     return ~exists().where(later.supersedes_id == VisitVerification.id)
 
@@ -386,7 +387,7 @@ def current_verifications(session: Session, visit_id: int) -> list[VisitVerifica
     return list(
         session.scalars(
             select(VisitVerification)
-            .where(VisitVerification.visit_id == visit_id, _not_superseded())
+            .where(VisitVerification.visit_id == visit_id, not_superseded())
             .order_by(VisitVerification.id)
         )
     )
@@ -521,7 +522,7 @@ def exception_queue(
 ) -> PageResult[QueueEntry]:
     """Current exceptions of the user's agency (cross-agency readers: one agency or all),
     oldest visit first, one page of them."""
-    where = [VisitVerification.outcome == "exception", _not_superseded()]
+    where = [VisitVerification.outcome == "exception", not_superseded()]
     if u.role in (Role.AUDITOR, Role.SYS_ADMIN):
         if agency_id is not None:
             where.append(VisitVerification.agency_id == agency_id)

@@ -43,7 +43,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.models import (
     Agency,
@@ -59,7 +59,7 @@ from app.models import (
 )
 from app.policy import Policy, load_policy
 from app.security import is_cross_agency
-from app.services import anomalies
+from app.services import anomalies, claims, evv
 from app.services.agencies import get_agency
 from app.services.crud import local_today
 from app.services.evv_rules import EvvRules
@@ -72,7 +72,6 @@ from app.services.months import (
 S = VisitStatus
 DEFAULT_MONTHS = 6
 MAX_MONTHS = 24
-CARE_SETTING = "home"  # the dashboard supervises home care
 OPEN_STATUSES = (S.PLANNED, S.ASSIGNED, S.IN_PROGRESS, S.COMPLETED)
 
 
@@ -272,12 +271,6 @@ def _figures(
     }
 
 
-def _current() -> ColumnElement[bool]:
-    """A verification record nothing supersedes (the worker's current one)."""
-    later = aliased(VisitVerification)
-    return ~exists().where(later.supersedes_id == VisitVerification.id)
-
-
 def _fulfilment(session: Session, days: ColumnElement[bool]) -> dict[int, Fulfilment]:
     by_status: dict[int, dict[str, int]] = defaultdict(dict)
     for agency_id, status, count in session.execute(
@@ -296,7 +289,7 @@ def _fulfilment(session: Session, days: ColumnElement[bool]) -> dict[int, Fulfil
             days,
             Visit.status.in_(OPEN_STATUSES),
             VisitVerification.outcome.in_(("exception", "rejected")),
-            _current(),
+            evv.not_superseded(),
         )
         .distinct()
     ):
@@ -329,7 +322,7 @@ def _on_time(session: Session, days: ColumnElement[bool], rules: EvvRules) -> di
             days,
             Visit.status == S.VERIFIED,
             VisitVerification.outcome == "verified",
-            _current(),
+            evv.not_superseded(),
         )
     ):
         seen = first_in.get(visit_id)
@@ -391,7 +384,7 @@ def _continuity(session: Session, days: ColumnElement[bool]) -> dict[int, Contin
         VisitVerification.visit_id == Visit.id,
         VisitVerification.caregiver_id == Visit.preferred_caregiver_id,
         VisitVerification.outcome == "verified",
-        _current(),
+        evv.not_superseded(),
     )
     rows = session.execute(
         select(Visit.agency_id, func.count(), func.sum(case((by_preferred, 1), else_=0)))
@@ -432,7 +425,7 @@ def _spending(
             .group_by(Visit.agency_id, Visit.date, ServiceItem.price_fen)
         )
         for agency_id, day, price, count in rows:
-            fund, co_pay = policy.split_price(price, CARE_SETTING, city[agency_id])
+            fund, co_pay = policy.split_price(price, claims.CARE_SETTING, city[agency_id])
             bucket = totals[month_start(day)]
             bucket[0] += count
             bucket[1] += price * count
