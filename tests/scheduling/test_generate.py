@@ -8,7 +8,8 @@ import json
 import pytest
 from geopy.distance import geodesic
 
-from scheduling.generate import DISTRICTS, generate_day
+from scheduling.check import check
+from scheduling.generate import DISTRICTS, UNPLANTED_REASON, generate_day, generate_day_with_witness
 from scheduling.io import dump_problem, load_problem, parse_json
 from scheduling.problem import Caregiver, DayProblem, Visit
 
@@ -121,3 +122,24 @@ def test_places_cluster_around_district_centres(day_400: DayProblem) -> None:
 def test_generated_day_round_trips_through_json(small_day: DayProblem) -> None:
     text = json.dumps(dump_problem(small_day))
     assert load_problem(parse_json(text)) == small_day
+
+
+@pytest.mark.parametrize(("n_visits", "seed"), [(400, 0), (400, 1), (400, 2), (60, 5), (1000, 3)])
+def test_the_witness_is_a_valid_plan_serving_every_visit(n_visits: int, seed: int) -> None:
+    generated = generate_day_with_witness(n_visits, seed)
+    report = check(generated.problem, generated.witness)
+    assert report.ok, report.violations[:3]
+    assert report.kpis.assigned == n_visits
+    assert generated.witness.unassigned == ()
+    assert generated.problem == generate_day(n_visits, seed)
+
+
+def test_too_few_caregivers_leave_visits_no_witness_holds() -> None:
+    generated = generate_day_with_witness(120, 4, n_caregivers=6, n_volunteers=1)
+    report = check(generated.problem, generated.witness)
+    assert report.ok, report.violations[:3]
+    assert len(generated.problem.visits) == 120
+    out = generated.witness.unassigned
+    assert out
+    assert {u.reason for u in out} == {UNPLANTED_REASON}
+    assert report.kpis.assigned + len(out) == 120
