@@ -40,6 +40,8 @@ from ._routing import COST_SCALE, DayModel
 from ._timing import RouteTimer, Vehicle
 
 _PAIR_CANDIDATES = 8
+_CHAIN_ROUTES = 8
+"""Routes nearest to a visit pushed along a two-step relocation that are tried for it."""
 
 
 @dataclass
@@ -215,6 +217,7 @@ def _complete(
             singles.append(i)
     _regret_insert(builder, singles, should_stop, deadline)
     _insert_by_ejection(builder, should_stop, deadline)
+    _insert_by_relocation(builder, should_stop, deadline)
     _insert_pairs_by_ejection(builder, should_stop, deadline)
     _insert_by_clearing(builder, should_stop, deadline)
 
@@ -380,6 +383,139 @@ def _insert_by_ejection(
             ]
             if found:
                 builder.insert(min(found, key=lambda x: x.cost))
+
+
+def _insert_by_relocation(
+    builder: Builder, should_stop: Callable[[], bool] | None, deadline: float | None
+) -> None:
+    """Serve a left-out single-staff visit by moving visits of a route to other routes.
+
+    Ejection and clearing push out only less urgent visits. On a day where every visit
+    fits, the room a left-out visit needs is often held by one just as urgent that a
+    colleague could serve as well: move that one (and, if its new route is full, one of
+    that route's visits in turn) and all are served. For each visit still out, best
+    priority first, the cheapest one-step move is made, else the first two-step one.
+    """
+    day = builder.day
+    placed = _placed(builder)
+    left = [
+        i
+        for i in _visit_order(day)
+        if i not in placed and len(day.nodes.of_visit[i]) == 1 and not day.scopes[i].locked
+    ]
+    left.sort(key=lambda i: day.problem.visits[i].priority)
+    for i in left:
+        for depth, count in ((1, 1), (2, 1), (1, 2)):
+            if (should_stop is not None and should_stop()) or (
+                deadline is not None and time.monotonic() > deadline
+            ):
+                return
+            move = _relocation(builder, i, depth, count)
+            if move is not None:
+                for k, seq in move.routes:
+                    builder.routes[k] = seq
+                break
+
+
+@dataclass(frozen=True)
+class _Move:
+    """New sequences of some routes, and the travel and care they add (internal units)."""
+
+    cost: int
+    routes: tuple[tuple[int, list[int]], ...]
+
+
+def _relocation(builder: Builder, i: int, depth: int, count: int) -> _Move | None:
+    """The cheapest move serving visit ``i`` in place of ``count`` visits of one of its
+    routes, which go to other routes (pushing one of those routes' out in turn if
+    ``depth`` is 2); ``None`` if there is none."""
+    day = builder.day
+    best: _Move | None = None
+    for k in day.scopes[i].allowed:
+        seq = builder.routes[k]
+        movable = [q for q, m in enumerate(seq) if _movable(builder, m)]
+        for qs in itertools.combinations(movable, count):
+            base = [m for q, m in enumerate(seq) if q not in qs]
+            here = _cheapest_position(builder, k, base, day.nodes.of_visit[i][0])
+            if here is None:
+                continue
+            taken = {k}
+            cost = here[0] - _route_travel(builder, k, base) + _route_travel(builder, k, seq)
+            routes: list[tuple[int, list[int]]] = [(k, here[1])]
+            for q in qs:
+                rest = _elsewhere(builder, seq[q], taken, depth)
+                if rest is None:
+                    break
+                cost += rest.cost
+                routes += rest.routes
+                taken |= {kk for kk, _ in rest.routes}
+            else:
+                if best is None or cost < best.cost:
+                    best = _Move(cost, tuple(routes))
+                if depth > 1:
+                    return best  # the first two-step move: their search is costly
+    return best
+
+
+def _route_travel(builder: Builder, k: int, seq: list[int]) -> int:
+    """Travel and care cost of route ``k`` as ``seq`` (internal units)."""
+    veh = builder.timer.vehicles[k]
+    if not seq:
+        return 0
+    mat = veh.matrix
+    travel = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
+    travel += sum(mat[a][b] for a, b in itertools.pairwise(seq))
+    care = sum(builder.care[k][n] for n in seq) if builder.care is not None else 0
+    return travel * veh.per_min + builder.fixed + care
+
+
+def _elsewhere(builder: Builder, m: int, taken: set[int], depth: int) -> _Move | None:
+    """Where node ``m``'s visit can go on a route not in ``taken``: the cheapest free
+    place, or (``depth`` 2) in place of a visit of a nearby route that itself fits
+    elsewhere."""
+    day = builder.day
+    j = day.nodes.visit[m]
+    alternatives = day.nodes.of_visit[j][0]
+    routes = [k for k in day.scopes[j].allowed if k not in taken]
+    best: _Move | None = None
+    for k in routes:
+        ins = builder.best_in_route(k, alternatives)
+        if ins is not None and (best is None or ins.cost < best.cost):
+            seq = builder.routes[k][: ins.pos] + [ins.node] + builder.routes[k][ins.pos :]
+            best = _Move(ins.cost, ((k, seq),))
+    if best is not None or depth < 2:
+        return best
+    routes.sort(key=lambda k: (day.travel_s(k, day.nodes.start_node[k], m), k))
+    for k in routes[:_CHAIN_ROUTES]:
+        seq = builder.routes[k]
+        for q, m2 in enumerate(seq):
+            if not _movable(builder, m2):
+                continue
+            base = seq[:q] + seq[q + 1 :]
+            here = _cheapest_position(builder, k, base, alternatives)
+            if here is None:
+                continue
+            rest = _elsewhere(builder, m2, taken | {k}, depth - 1)
+            if rest is not None:
+                saved = builder.arc_delta(builder.timer.vehicles[k], base, q, m2)
+                return _Move(here[0] - saved + rest.cost, ((k, here[1]), *rest.routes))
+    return None
+
+
+def _cheapest_position(
+    builder: Builder, k: int, seq: list[int], alternatives: Sequence[int]
+) -> tuple[int, list[int]] | None:
+    """The cheapest feasible sequence of route ``k`` with one of ``alternatives`` added
+    to ``seq``, and its added travel and care."""
+    veh = builder.timer.vehicles[k]
+    order = sorted(
+        (builder.arc_delta(veh, seq, p, n), p, n) for n in alternatives for p in range(len(seq) + 1)
+    )
+    for cost, p, n in order:
+        trial = seq[:p] + [n] + seq[p:]
+        if builder.timer.feasible(veh, trial, builder.pinned) is not None:
+            return cost, trial
+    return None
 
 
 def _movable(builder: Builder, n: int) -> bool:
@@ -599,7 +735,10 @@ def _insert_by_clearing(
     cheapest = min((builder.price[c[0][0]] for c in day.nodes.of_visit.values()), default=0)
     for i in left:
         copies = day.nodes.of_visit[i]
-        if builder.price[copies[0][0]] <= cheapest:
+        # A visit of the least urgent kind has nothing less urgent to push out: it clears
+        # the route of everything, which must all find a place again for the day to gain.
+        everything = builder.price[copies[0][0]] <= cheapest
+        if everything and len(copies) == 2:
             continue
         if (should_stop is not None and should_stop()) or (
             deadline is not None and time.monotonic() > deadline
@@ -608,8 +747,8 @@ def _insert_by_clearing(
         before = _unassigned_loss(builder)
         saved = ([list(r) for r in builder.routes], dict(builder.pinned))
         best: tuple[int, list[list[int]], dict[int, int]] | None = None
-        for ks in _clearing_options(builder, i):
-            if _clear_into(builder, i, ks):
+        for ks in _clearing_options(builder, i, everything):
+            if _clear_into(builder, i, ks, everything):
                 loss = _unassigned_loss(builder)
                 if loss < before and (best is None or loss < best[0]):
                     best = (loss, [list(r) for r in builder.routes], dict(builder.pinned))
@@ -619,27 +758,29 @@ def _insert_by_clearing(
             builder.routes, builder.pinned = best[1], best[2]
 
 
-def _clearing_options(builder: Builder, i: int) -> list[tuple[int, ...]]:
-    """The routes to clear for visit ``i``: each allowed one, or pairs of the allowed
-    ones nearest to a two-staff visit."""
+def _clearing_options(builder: Builder, i: int, everything: bool) -> list[tuple[int, ...]]:
+    """The routes to clear for visit ``i``: each allowed one (the nearest few when
+    clearing ``everything``), or pairs of the allowed ones nearest to a two-staff visit."""
     day = builder.day
     allowed = list(day.scopes[i].allowed)
     copies = day.nodes.of_visit[i]
-    if len(copies) == 1:
+    if len(copies) == 1 and not everything:
         return [(k,) for k in allowed]
     at = copies[0][0]
     allowed.sort(key=lambda k: (day.travel_s(k, day.nodes.start_node[k], at), k))
+    if len(copies) == 1:
+        return [(k,) for k in allowed[:_CHAIN_ROUTES]]
     return list(itertools.combinations(allowed[:_PAIR_CANDIDATES], 2))
 
 
-def _clear_into(builder: Builder, i: int, ks: tuple[int, ...]) -> bool:
+def _clear_into(builder: Builder, i: int, ks: tuple[int, ...], everything: bool) -> bool:
     """Put visit ``i`` on routes ``ks`` (one per member of staff) in place of all their
-    less urgent visits, then the visits taken off back where they fit; ``False`` when
-    ``i`` does not fit even so."""
+    less urgent visits (all, with ``everything``), then the visits taken off back where
+    they fit; ``False`` when ``i`` does not fit even so."""
     day = builder.day
     copies = day.nodes.of_visit[i]
     price = builder.price[copies[0][0]]
-    off = [m for k in ks for m in builder.routes[k] if builder.price[m] < price]
+    off = [m for k in ks for m in builder.routes[k] if everything or builder.price[m] < price]
     off = [m for m in off if _movable(builder, m)]
     if not off:
         return False

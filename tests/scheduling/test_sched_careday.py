@@ -139,3 +139,38 @@ def test_plain_engine_does_not_model_continuity() -> None:
     )
     assert served_by(checked(problem)) == {"v": ["far"]}
     assert served_by(checked(problem, dataclasses.replace(FAST, engine="plain"))) == {"v": ["near"]}
+
+
+NURSE = frozenset({"personal_care", "nursing"})
+
+
+def test_a_visit_moves_to_a_colleague_to_make_room_for_one_only_its_caregiver_can_serve() -> None:
+    # "x" can go to either caregiver; "u" (as urgent) needs the nurse "a". Both are due
+    # at 10:00, so "u" is served only if "x" moves from "a" to "b".
+    problem = day(
+        [cg("a", 0, skills=NURSE), cg("b", 0)],
+        [
+            visit("x", 1, (hm(10), hm(10, 1)), priority=3, duration_min=60),
+            visit("u", 1, (hm(10), hm(10, 1)), priority=3, duration_min=60, skills=NURSE),
+        ],
+    )
+    model = model_of(problem)
+    routes = construct(model, [[node(model, "x")], []])
+    assert [visit_ids(model, r) for r in routes] == [["u"], ["x"]]
+
+
+def test_a_move_two_routes_deep_makes_room_when_one_is_not_enough() -> None:
+    # "u" needs nurse "a", whose 10:00 slot "x" holds; "x" can go to "b" only if "b"'s
+    # "y" moves on to "c". All equally urgent, all due at 10:00.
+    due = (hm(10), hm(10, 1))
+    problem = day(
+        [cg("a", 0, skills=NURSE), cg("b", 0), cg("c", 0)],
+        [
+            visit("u", 1, due, priority=3, duration_min=60, skills=NURSE),
+            visit("x", 1, due, priority=3, duration_min=60, excluded_caregivers=frozenset({"c"})),
+            visit("y", 1, due, priority=3, duration_min=60),
+        ],
+    )
+    model = model_of(problem)
+    routes = construct(model, [[node(model, "x")], [node(model, "y")], []])
+    assert [visit_ids(model, r) for r in routes] == [["u"], ["x"], ["y"]]
