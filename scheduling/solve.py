@@ -391,6 +391,11 @@ def _solve_portfolio(
         best = improved if improved is not None else best
         refilled = _refill(day, best, params, watch)
         if refilled is None:
+            if watch.remaining() > _MIN_SEARCH_S and not watch.stop_now():
+                # Nothing more to insert: the time kept for it goes back to the search.
+                search = _search_parameters(params, watch.remaining())
+                improved = day.routing.SolveFromAssignmentWithParameters(best, search)
+                best = improved if improved is not None else best
             return day, best, name
         day, best = refilled
         name = f"careroute-portfolio ({how} + ortools gls and insertion x{round_ + 1})"
