@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .day import DayResult
+from .day import DayResult, Served
 from .runner import HhcResult, VrptwResult, summarise_vrptw
 
 
@@ -98,15 +98,11 @@ def day_table(results: Sequence[DayResult]) -> str:
     if not results:
         return "(no results)"
     first = results[0]
-    width = 16
+    width = max(16, *(len(r.engine) + 2 for r in results))
     rows: list[tuple[str, list[str]]] = []
     for p in sorted(first.by_priority):
-        rows.append(
-            (
-                f"assigned priority {p}",
-                [f"{r.by_priority[p].assigned}/{r.by_priority[p].total}" for r in results],
-            )
-        )
+        served = [r.by_priority.get(p, Served(0, 0)) for r in results]
+        rows.append((f"assigned priority {p}", [f"{s.assigned}/{s.total}" for s in served]))
     rows += [
         ("assigned (all)", [f"{r.assigned}/{r.visits}" for r in results]),
         ("assigned two-staff", [f"{r.two_staff.assigned}/{r.two_staff.total}" for r in results]),

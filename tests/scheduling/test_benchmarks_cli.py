@@ -132,7 +132,7 @@ def test_cli_solves_a_tiny_hhc_instance_end_to_end(
     assert result["objective"] >= (27.5440037 + 20) / 3 - 1e-6
 
 
-def test_cli_runs_both_engines_on_a_small_generated_day(
+def test_cli_runs_both_engines_and_shows_the_witness_on_a_small_generated_day(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "day.json"
@@ -140,8 +140,17 @@ def test_cli_runs_both_engines_on_a_small_generated_day(
     assert main([*argv, "--json", str(out)]) == 0
     assert "assigned priority 1" in capsys.readouterr().out
     results = json.loads(out.read_text())["results"]
-    assert [r["engine"] for r in results] == ["portfolio", "plain"]
-    for r in results:
+    assert [r["engine"] for r in results] == [
+        "witness",
+        "portfolio",
+        "plain",
+        "portfolio/plain's visits",
+    ]
+    assert results[0]["wall_s"] == 0.0
+    plain_served = sum(s["assigned"] for s in results[2]["by_priority"].values())
+    assert results[3]["visits"] == plain_served
+    assert results[3]["valid"] is True
+    for r in results[:3]:
         assert r["valid"] is True
         assert r["visits"] == 12
         assigned = sum(s["assigned"] for s in r["by_priority"].values())

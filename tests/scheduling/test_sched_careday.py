@@ -115,8 +115,15 @@ def test_polish_moves_a_visit_to_its_preferred_caregiver_when_that_pays() -> Non
 def test_day_bench_reports_the_plain_two_staff_figure_as_it_is() -> None:
     lines: list[str] = []
     params = SolveParams(time_limit_s=20.0, solution_limit=20)
-    portfolio, plain = run_day(40, 0, params, lines.append)
-    assert (portfolio.two_staff.total, plain.two_staff.total) == (4, 4)
+    doubles = sum(v.staff == 2 for v in generate_day(60, 0).visits)
+    assert doubles >= 2
+    witness, portfolio, plain, same = run_day(60, 0, params, lines.append)
+    assert same.valid
+    assert same.visits == plain.assigned
+    assert witness.engine == "witness"
+    assert witness.valid
+    assert witness.assigned == witness.visits == 60
+    assert (portfolio.two_staff.total, plain.two_staff.total) == (doubles, doubles)
     assert plain.two_staff.assigned == 0
     assert portfolio.two_staff.assigned >= 1
     assert portfolio.valid
@@ -125,7 +132,7 @@ def test_day_bench_reports_the_plain_two_staff_figure_as_it_is() -> None:
         assert r.assigned == sum(s.assigned for s in r.by_priority.values())
         assert r.travel_min_per_visit == pytest.approx(60 * r.travel_h / r.assigned)
     (row,) = [x for x in day_table([portfolio, plain]).splitlines() if "two-staff" in x]
-    assert row.split()[-2:] == [f"{portfolio.two_staff.assigned}/4", "0/4"]
+    assert row.split()[-2:] == [f"{portfolio.two_staff.assigned}/{doubles}", f"0/{doubles}"]
 
 
 def test_plain_engine_does_not_model_continuity() -> None:
