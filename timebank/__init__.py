@@ -69,7 +69,9 @@ from timebank.reports import (
     statement,
 )
 from timebank.schema import (
+    batch_function_ddl,
     create_schema,
+    drop_batch_function_ddl,
     drop_server_function_ddl,
     drop_trigger_ddl,
     metadata,
@@ -106,6 +108,7 @@ __all__ = [
     "TransferResult",
     "TransferSpec",
     "VerifyReport",
+    "batch_function_ddl",
     "cancel_redemption",
     "complete_redemption",
     "configure_sqlite",
@@ -114,6 +117,7 @@ __all__ = [
     "create_transfers",
     "credited_minutes",
     "donate",
+    "drop_batch_function_ddl",
     "drop_server_function_ddl",
     "drop_trigger_ddl",
     "earn_for_visit",

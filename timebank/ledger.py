@@ -23,7 +23,9 @@ The write path, and why it is safe under concurrency on both databases:
 On PostgreSQL the common request, one posted transfer that references no other, is one
 round trip instead: the server function ``tb_create_transfer`` (``timebank.schema``) runs
 the same steps (lock, idempotency, refusals, entries, hash, compare-and-set) and writes the
-same rows, byte for byte, so both paths can write to one ledger.
+same rows, byte for byte, so both paths can write to one ledger. A request of several such
+transfers (none linked) is one round trip too: ``tb_create_transfers`` decides them in
+order as the Python path would and writes them in three statements.
 """
 
 from __future__ import annotations
@@ -40,11 +42,9 @@ from sqlalchemy import (
     CursorResult,
     Dialect,
     Row,
-    String,
     and_,
     bindparam,
     case,
-    column,
     or_,
     select,
     text,
@@ -69,7 +69,7 @@ from timebank.model import (
     TransferResult,
     TransferSpec,
 )
-from timebank.schema import UTCDateTime, accounts, entries, transfers
+from timebank.schema import accounts, entries, transfers
 
 __all__ = [
     "Executor",
@@ -873,8 +873,10 @@ def create_transfers(
         stamps ``created_at``, computes ``expires_at`` and decides pending timeouts.
     on_server
         On PostgreSQL, write a lone posted transfer that references no other with the
-        server function ``tb_create_transfer`` (one round trip, same rows and outcomes).
-        False keeps every write in Python (comparisons, benchmarks); no effect on SQLite.
+        server function ``tb_create_transfer``, and a request made only of such transfers
+        (none linked) with ``tb_create_transfers`` (one round trip, same rows and
+        outcomes). False keeps every write in Python (comparisons, benchmarks); no effect
+        on SQLite.
 
     Returns
     -------
@@ -898,6 +900,10 @@ def create_transfers(
         fast = _create_single(executor, specs[0], when, on_server)
         if fast is not None:
             return [fast]
+    elif on_server:
+        served = _create_many_on_server(executor, specs, when)
+        if served is not None:
+            return served
     referenced = _referenced_ids(specs)
     refs = get_transfers(executor, referenced) if referenced else {}
     locked = lock_accounts(executor, _account_ids(specs, refs))
@@ -1005,66 +1011,65 @@ def _server_can_write(executor: Executor, spec: TransferSpec) -> bool:
     )
 
 
-def _create_on_server_statement() -> Any:
-    sql = (
-        "SELECT f.outcome, f.detail, f.ledger, f.batch_id, f.created_at, f.hash "
-        "FROM tb_create_transfer("
-        "CAST(:id AS text), CAST(:debit AS bigint), CAST(:credit AS bigint), "
-        "CAST(:amount AS bigint), CAST(:code AS text), CAST(:user_data AS text), "
-        "CAST(:reason AS text), CAST(:credit_cap AS bigint), :now) AS f"
-    )
-    # Few result columns on purpose: the driver describes each one on every call.
-    return (
-        text(sql)
-        .bindparams(bindparam("now", type_=UTCDateTime()))
-        .columns(
-            column("outcome", String),
-            column("detail", String),
-            transfers.c.ledger,
-            transfers.c.batch_id,
-            transfers.c.created_at,
-            transfers.c.hash,
-        )
-    )
+# On a Connection these go through the driver (exec_driver_sql: no statement
+# compilation, no result type processing; the connection's events still fire) and psycopg
+# prepares them after a few calls; a Session runs the same SQL as text(), as before. The
+# answer is one text array per transfer rather than six columns: describing result
+# columns cost the client more than the rest of the call (the timestamp comes as ISO
+# text in UTC).
+_ANSWER = (
+    "ARRAY[f.outcome, f.detail, CAST(f.ledger AS text), f.batch_id, "
+    "to_char(f.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), f.hash]"
+)
+_CREATE_ON_SERVER_SQL = (
+    f"SELECT {_ANSWER} FROM tb_create_transfer("
+    "CAST(%(id)s AS text), CAST(%(debit)s AS bigint), CAST(%(credit)s AS bigint), "
+    "CAST(%(amount)s AS bigint), CAST(%(code)s AS text), CAST(%(user_data)s AS text), "
+    "CAST(%(reason)s AS text), CAST(%(credit_cap)s AS bigint), "
+    "CAST(%(now)s AS timestamptz)) AS f"
+)
+_CREATE_MANY_ON_SERVER_SQL = (
+    f"SELECT f.item, {_ANSWER} FROM tb_create_transfers("
+    "CAST(%(ids)s AS text[]), CAST(%(debits)s AS bigint[]), CAST(%(credits)s AS bigint[]), "
+    "CAST(%(amounts)s AS bigint[]), CAST(%(codes)s AS text[]), "
+    "CAST(%(user_data)s AS text[]), CAST(%(reasons)s AS text[]), "
+    "CAST(%(credit_caps)s AS bigint[]), CAST(%(now)s AS timestamptz)) AS f ORDER BY f.item"
+)
+_AS_TEXT = {
+    sql: text(re.sub(r"%\((\w+)\)s", r":\1", sql))
+    for sql in (_CREATE_ON_SERVER_SQL, _CREATE_MANY_ON_SERVER_SQL)
+}
 
 
-_CREATE_ON_SERVER = _create_on_server_statement()
-
-
-def _create_on_server(
-    executor: Executor, spec: TransferSpec, now: dt.datetime
-) -> TransferResult | None:
-    """Write ``spec`` with ``tb_create_transfer``; None if it declined (nothing written)."""
-    assert spec.code is not None
-    assert spec.amount_min is not None
-    assert spec.debit_account_id is not None
-    assert spec.credit_account_id is not None
-    params = {
-        "id": spec.id,
-        "debit": spec.debit_account_id,
-        "credit": spec.credit_account_id,
-        "amount": spec.amount_min,
-        "code": spec.code.value,
-        "user_data": spec.user_data,
-        "reason": spec.reason,
-        "credit_cap": spec.credit_cap_min,
-        "now": now,
-    }
+def _run_on_server(executor: Executor, sql: str, params: dict[str, Any]) -> list[Row[Any]]:
     try:
-        row = executor.execute(_CREATE_ON_SERVER, params).one()
+        if isinstance(executor, Connection):
+            return list(executor.exec_driver_sql(sql, params))
+        return list(executor.execute(_AS_TEXT[sql], params))
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", None) == _ACCOUNT_CHANGED_SQLSTATE:
             raise LedgerConflictError("an account changed under the ledger's lock") from error
         raise
-    if row.outcome == "declined":
-        return None
-    outcome = Outcome(row.outcome)
+
+
+def _server_result(spec: TransferSpec, answer: Sequence[str | None]) -> TransferResult:
+    """The result of ``spec`` from the function's answer (see ``_ANSWER``; not 'declined')."""
+    assert spec.code is not None
+    assert spec.amount_min is not None
+    assert spec.debit_account_id is not None
+    assert spec.credit_account_id is not None
+    outcome_text, detail, ledger, batch_id, created_at, digest = answer
+    outcome = Outcome(cast(str, outcome_text))
     if outcome.ok:
+        assert ledger is not None
+        assert batch_id is not None
+        assert created_at is not None
+        assert digest is not None
         # Created now or before, the stored row is the request plus these columns (the
         # function answers 'exists' only when every other stored field equals the request).
         transfer = Transfer(
             id=spec.id,
-            ledger=row.ledger,
+            ledger=int(ledger),
             code=spec.code,
             kind=TransferKind.SINGLE,
             debit_account_id=spec.debit_account_id,
@@ -1076,11 +1081,93 @@ def _create_on_server(
             user_data=spec.user_data,
             reason=spec.reason,
             reverses_id=None,
-            batch_id=row.batch_id,
-            created_at=row.created_at,
-            hash=row.hash,
+            batch_id=batch_id,
+            created_at=dt.datetime.fromisoformat(created_at).replace(tzinfo=dt.UTC),
+            hash=digest,
         )
         return TransferResult(spec.id, outcome, transfer)
     if outcome is Outcome.EXISTS_WITH_DIFFERENT_BODY:
         return TransferResult(spec.id, outcome, None, f"{spec.id!r} exists with another body")
-    return TransferResult(spec.id, outcome, None, row.detail)
+    return TransferResult(spec.id, outcome, None, cast(str, detail))
+
+
+def _create_on_server(
+    executor: Executor, spec: TransferSpec, now: dt.datetime
+) -> TransferResult | None:
+    """Write ``spec`` with ``tb_create_transfer``; None if it declined (nothing written)."""
+    assert spec.code is not None
+    params = {
+        "id": spec.id,
+        "debit": spec.debit_account_id,
+        "credit": spec.credit_account_id,
+        "amount": spec.amount_min,
+        "code": spec.code.value,
+        "user_data": spec.user_data,
+        "reason": spec.reason,
+        "credit_cap": spec.credit_cap_min,
+        "now": now,
+    }
+    ((answer,),) = _run_on_server(executor, _CREATE_ON_SERVER_SQL, params)
+    if answer[0] == "declined":
+        return None
+    return _server_result(spec, answer)
+
+
+# --- several lone posted transfers in one round trip (PostgreSQL) ---------------------
+
+
+def _create_many_on_server(
+    executor: Executor, specs: Sequence[TransferSpec], now: dt.datetime
+) -> list[TransferResult] | None:
+    """Write a request of independent lone posted transfers with ``tb_create_transfers``.
+
+    Serves a request only if no spec is linked or references another transfer, and each
+    is either invalid (answered here, as the Python path answers it: an invalid transfer
+    neither reads nor changes anything) or one the server decides as Python would
+    (:func:`_server_can_write`). Returns None otherwise, having sent nothing. The function
+    locks every account of the request in id order, decides each transfer in order
+    against the state the earlier ones left, as the Python path does, and writes them
+    together; if it declines one (nothing written for it, see ``tb_create_transfer``),
+    that one goes to the Python path under the same locks and the rest goes back to the
+    function.
+    """
+    if _dialect(executor).name != "postgresql":
+        return None
+    results: list[TransferResult | None] = [None] * len(specs)
+    todo: list[int] = []
+    for i, spec in enumerate(specs):
+        if spec.linked or spec.pending_id is not None or spec.reverses_id is not None:
+            return None
+        try:
+            _validate(spec)
+        except _Failed as failure:
+            results[i] = TransferResult(spec.id, failure.outcome, None, failure.detail)
+            continue
+        if not _server_can_write(executor, spec):
+            return None
+        todo.append(i)
+    while todo:
+        chunk = [specs[i] for i in todo]
+        params = {
+            "ids": [s.id for s in chunk],
+            "debits": [s.debit_account_id for s in chunk],
+            "credits": [s.credit_account_id for s in chunk],
+            "amounts": [s.amount_min for s in chunk],
+            "codes": [cast(TransferCode, s.code).value for s in chunk],
+            "user_data": [s.user_data for s in chunk],
+            "reasons": [s.reason for s in chunk],
+            "credit_caps": [s.credit_cap_min for s in chunk],
+            "now": now,
+        }
+        done = 0
+        for item, answer in _run_on_server(executor, _CREATE_MANY_ON_SERVER_SQL, params):
+            i = todo[item - 1]
+            done = item
+            if answer[0] == "declined":
+                results[i] = create_transfers(executor, [specs[i]], now=now, on_server=False)[0]
+                break
+            results[i] = _server_result(specs[i], answer)
+        if done == 0:
+            raise RuntimeError("tb_create_transfers answered nothing")
+        todo = todo[done:]
+    return [r for r in results if r is not None]

@@ -65,7 +65,9 @@ __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
     "accounts",
+    "batch_function_ddl",
     "create_schema",
+    "drop_batch_function_ddl",
     "drop_schema",
     "drop_server_function_ddl",
     "drop_trigger_ddl",
@@ -496,6 +498,224 @@ END $$""",
 ]
 
 
+# Several lone posted transfers in one call (PostgreSQL): the ledger's batched write path.
+# It locks every account of the request in id order, as the Python path does for a
+# multi-transfer request (so that it never deadlocks with any other writer), and only then
+# reads the request's ids. It decides each transfer in request order against the state
+# the earlier ones left (balances, heads, ids written earlier in the request), exactly as
+# tb_create_transfer decides a lone one (same refusals and details, same hash, same rows),
+# and then writes all of them in three statements: transfers, legs, accounts (one
+# compare-and-set per account). It stops after the first transfer it answers 'declined'
+# (nothing written for it): the caller writes that one itself and sends the rest again.
+# A concurrent writer of one of the request's ids on other accounts makes the insert fail
+# with a unique violation, as on the Python path.
+_PG_BATCH_FUNCTIONS = [
+    r"""CREATE OR REPLACE FUNCTION tb_create_transfers(
+    p_ids text[], p_debits bigint[], p_credits bigint[], p_amounts bigint[], p_codes text[],
+    p_user_data text[], p_reasons text[], p_credit_caps bigint[], p_now timestamptz)
+RETURNS TABLE (item integer, outcome text, detail text, ledger integer, batch_id text,
+               created_at timestamptz, hash text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := coalesce(cardinality(p_ids), 0);
+    utf8 boolean := current_setting('server_encoding') = 'UTF8';
+    -- the locked accounts, by position in a_id (ascending), as they evolve
+    a_id bigint[]; a_ledger integer[]; a_no_overdraft boolean[]; a_dp bigint[];
+    a_dposted bigint[]; a_cp bigint[]; a_cposted bigint[]; a_version bigint[];
+    a_old_version bigint[]; a_head text[];
+    -- transfers with the request's ids: stored before, or written by this request
+    k_id text[]; k_debit bigint[]; k_credit bigint[]; k_amount bigint[]; k_code text[];
+    k_plain boolean[]; k_user_data text[]; k_reason text[]; k_describable boolean[];
+    k_ledger integer[]; k_batch_id text[]; k_created_at timestamptz[]; k_hash text[];
+    -- what this request writes
+    w integer := 0;
+    w_id text[]; w_ledger integer[]; w_code text[]; w_debit bigint[]; w_credit bigint[];
+    w_amount bigint[]; w_user_data text[]; w_reason text[]; w_hash text[];
+    e_account bigint[]; e_version bigint[]; e_prev text[]; e_delta bigint[];
+    e_before bigint[]; e_after bigint[]; e_pending bigint[];
+    -- answers
+    r_outcome text[]; r_detail text[]; r_ledger integer[]; r_batch_id text[];
+    r_created_at timestamptz[]; r_hash text[];
+    i integer; k integer; dx integer; cx integer; answered integer := 0;
+    d_balance bigint; c_balance bigint; d_pending bigint; c_pending bigint;
+    digest text; updated integer; changed integer;
+BEGIN
+    IF coalesce(cardinality(p_debits), 0) <> n OR coalesce(cardinality(p_credits), 0) <> n
+       OR coalesce(cardinality(p_amounts), 0) <> n OR coalesce(cardinality(p_codes), 0) <> n
+       OR coalesce(cardinality(p_user_data), 0) <> n OR coalesce(cardinality(p_reasons), 0) <> n
+       OR coalesce(cardinality(p_credit_caps), 0) <> n THEN
+        RAISE EXCEPTION 'timebank: tb_create_transfers needs arrays of one length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    -- Lock every account of the request in id order, then read the request's ids.
+    SELECT array_agg(x.id ORDER BY x.id), array_agg(x.ledger ORDER BY x.id),
+           array_agg(x.no_overdraft ORDER BY x.id),
+           array_agg(x.debits_pending_min ORDER BY x.id),
+           array_agg(x.debits_posted_min ORDER BY x.id),
+           array_agg(x.credits_pending_min ORDER BY x.id),
+           array_agg(x.credits_posted_min ORDER BY x.id), array_agg(x.version ORDER BY x.id),
+           array_agg(x.head_hash ORDER BY x.id)
+      INTO a_id, a_ledger, a_no_overdraft, a_dp, a_dposted, a_cp, a_cposted, a_version, a_head
+      FROM (SELECT * FROM tb_accounts y WHERE y.id = ANY (p_debits || p_credits)
+            ORDER BY y.id FOR NO KEY UPDATE) x;
+    a_old_version := a_version;
+    SELECT array_agg(t.id), array_agg(t.debit_account_id), array_agg(t.credit_account_id),
+           array_agg(t.amount_min), array_agg(t.code),
+           array_agg(t.kind = 'single' AND t.pending_id IS NULL AND t.timeout_s IS NULL
+                     AND t.reverses_id IS NULL),
+           array_agg(t.user_data), array_agg(t.reason), array_agg(t.expires_at IS NULL),
+           array_agg(t.ledger), array_agg(t.batch_id), array_agg(t.created_at), array_agg(t.hash)
+      INTO k_id, k_debit, k_credit, k_amount, k_code, k_plain, k_user_data, k_reason,
+           k_describable, k_ledger, k_batch_id, k_created_at, k_hash
+      FROM tb_transfers t WHERE t.id = ANY (p_ids);
+    FOR i IN 1..n LOOP
+        answered := i;
+        r_detail[i] := NULL; r_ledger[i] := NULL; r_batch_id[i] := NULL;
+        r_created_at[i] := NULL; r_hash[i] := NULL;
+        IF NOT utf8 AND p_ids[i] || coalesce(p_user_data[i], '') || coalesce(p_reasons[i], '')
+                        ~ '[^\x01-\x7f]' THEN
+            r_outcome[i] := 'declined';
+            EXIT;
+        END IF;
+        k := array_position(k_id, p_ids[i]);
+        IF k IS NOT NULL THEN
+            -- An existing id takes precedence over any refusal: the request is a replay.
+            IF k_debit[k] = p_debits[i] AND k_credit[k] = p_credits[i]
+               AND k_amount[k] = p_amounts[i] AND k_code[k] = p_codes[i] AND k_plain[k]
+               AND k_user_data[k] IS NOT DISTINCT FROM p_user_data[i]
+               AND k_reason[k] IS NOT DISTINCT FROM p_reasons[i] THEN
+                IF NOT k_describable[k] THEN
+                    r_outcome[i] := 'declined';
+                    EXIT;
+                END IF;
+                r_outcome[i] := 'exists';
+                r_ledger[i] := k_ledger[k];
+                r_batch_id[i] := k_batch_id[k];
+                r_created_at[i] := k_created_at[k];
+                r_hash[i] := k_hash[k];
+            ELSE
+                r_outcome[i] := 'exists_with_different_body';
+            END IF;
+            CONTINUE;
+        END IF;
+        dx := array_position(a_id, p_debits[i]);
+        cx := array_position(a_id, p_credits[i]);
+        IF dx IS NULL THEN
+            r_outcome[i] := 'account_not_found';
+            r_detail[i] := format('no account %s', p_debits[i]);
+            CONTINUE;
+        ELSIF cx IS NULL THEN
+            r_outcome[i] := 'account_not_found';
+            r_detail[i] := format('no account %s', p_credits[i]);
+            CONTINUE;
+        ELSIF dx = cx THEN
+            r_outcome[i] := 'accounts_must_be_different';
+            r_detail[i] := 'debit and credit are the same account';
+            CONTINUE;
+        ELSIF a_ledger[dx] <> a_ledger[cx] THEN
+            r_outcome[i] := 'ledger_mismatch';
+            r_detail[i] := format('ledgers %s and %s', a_ledger[dx], a_ledger[cx]);
+            CONTINUE;
+        END IF;
+        d_balance := a_cposted[dx] - a_dposted[dx];
+        c_balance := a_cposted[cx] - a_dposted[cx];
+        IF a_no_overdraft[dx] AND d_balance - a_dp[dx] < p_amounts[i] THEN
+            r_outcome[i] := 'exceeds_balance';
+            r_detail[i] := format('account %s has %s min available, not %s',
+                                  a_id[dx], d_balance - a_dp[dx], p_amounts[i]);
+            CONTINUE;
+        ELSIF c_balance + p_amounts[i] > p_credit_caps[i] THEN
+            r_outcome[i] := 'exceeds_credit_cap';
+            r_detail[i] := format('account %s would hold %s > %s',
+                                  a_id[cx], c_balance + p_amounts[i], p_credit_caps[i]);
+            CONTINUE;
+        END IF;
+        d_pending := a_cp[dx] - a_dp[dx];
+        c_pending := a_cp[cx] - a_dp[cx];
+        digest := encode(sha256(convert_to(
+            '["tb1","transfer",[' || tb_json_string(p_ids[i]) || ',' || a_ledger[dx] || ','
+            || tb_json_string(p_codes[i]) || ',"single",' || p_debits[i] || ','
+            || p_credits[i] || ',' || p_amounts[i] || ',null,null,null,'
+            || coalesce(tb_json_string(p_user_data[i]), 'null') || ','
+            || coalesce(tb_json_string(p_reasons[i]), 'null') || ',null,'
+            || tb_json_string(p_ids[i]) || ',"'
+            || to_char(p_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+            || '"],["debit",' || a_id[dx] || ',' || a_version[dx] + 1 || ','
+            || tb_json_string(a_head[dx]) || ',' || -p_amounts[i] || ',0,' || d_balance || ','
+            || d_balance - p_amounts[i] || ',' || d_pending || ',' || d_pending
+            || '],["credit",' || a_id[cx] || ',' || a_version[cx] + 1 || ','
+            || tb_json_string(a_head[cx]) || ',' || p_amounts[i] || ',0,' || c_balance || ','
+            || c_balance + p_amounts[i] || ',' || c_pending || ',' || c_pending || ']]',
+            'UTF8')), 'hex');
+        w := w + 1;
+        w_id[w] := p_ids[i]; w_ledger[w] := a_ledger[dx]; w_code[w] := p_codes[i];
+        w_debit[w] := p_debits[i]; w_credit[w] := p_credits[i]; w_amount[w] := p_amounts[i];
+        w_user_data[w] := p_user_data[i]; w_reason[w] := p_reasons[i]; w_hash[w] := digest;
+        -- the legs: debit at 2w - 1, credit at 2w
+        e_account[2 * w - 1] := a_id[dx]; e_account[2 * w] := a_id[cx];
+        e_version[2 * w - 1] := a_version[dx] + 1; e_version[2 * w] := a_version[cx] + 1;
+        e_prev[2 * w - 1] := a_head[dx]; e_prev[2 * w] := a_head[cx];
+        e_delta[2 * w - 1] := -p_amounts[i]; e_delta[2 * w] := p_amounts[i];
+        e_before[2 * w - 1] := d_balance; e_before[2 * w] := c_balance;
+        e_after[2 * w - 1] := d_balance - p_amounts[i]; e_after[2 * w] := c_balance + p_amounts[i];
+        e_pending[2 * w - 1] := d_pending; e_pending[2 * w] := c_pending;
+        a_dposted[dx] := a_dposted[dx] + p_amounts[i];
+        a_cposted[cx] := a_cposted[cx] + p_amounts[i];
+        a_version[dx] := a_version[dx] + 1; a_version[cx] := a_version[cx] + 1;
+        a_head[dx] := digest; a_head[cx] := digest;
+        k := coalesce(cardinality(k_id), 0) + 1;
+        k_id[k] := p_ids[i]; k_debit[k] := p_debits[i]; k_credit[k] := p_credits[i];
+        k_amount[k] := p_amounts[i]; k_code[k] := p_codes[i]; k_plain[k] := true;
+        k_user_data[k] := p_user_data[i]; k_reason[k] := p_reasons[i]; k_describable[k] := true;
+        k_ledger[k] := a_ledger[dx]; k_batch_id[k] := p_ids[i]; k_created_at[k] := p_now;
+        k_hash[k] := digest;
+        r_outcome[i] := 'created'; r_ledger[i] := a_ledger[dx]; r_batch_id[i] := p_ids[i];
+        r_created_at[i] := p_now; r_hash[i] := digest;
+    END LOOP;
+    IF w > 0 THEN
+        -- Three statements for the whole request. A concurrent writer of one of these ids
+        -- (on other accounts, so not serialised by our locks) makes the first one fail
+        -- with a unique violation, as on the Python path: roll back and retry.
+        INSERT INTO tb_transfers (id, ledger, code, kind, debit_account_id, credit_account_id,
+                                  amount_min, user_data, reason, batch_id, created_at, hash)
+        SELECT t.id, t.ledger, t.code, 'single', t.debit, t.credit, t.amount, t.user_data,
+               t.reason, t.id, p_now, t.hash
+          FROM unnest(w_id, w_ledger, w_code, w_debit, w_credit, w_amount, w_user_data,
+                      w_reason, w_hash)
+               AS t(id, ledger, code, debit, credit, amount, user_data, reason, hash);
+        INSERT INTO tb_entries (transfer_id, side, account_id, version, prev_hash,
+                                posted_delta_min, pending_delta_min, balance_before_min,
+                                balance_after_min, pending_before_min, pending_after_min)
+        SELECT w_id[(e.n::integer + 1) / 2], CASE WHEN e.n % 2 = 1 THEN 'debit' ELSE 'credit' END,
+               e.account, e.version, e.prev, e.delta, 0, e.before, e.after, e.pending, e.pending
+          FROM unnest(e_account, e_version, e_prev, e_delta, e_before, e_after, e_pending)
+               WITH ORDINALITY AS e(account, version, prev, delta, before, after, pending, n);
+        SELECT count(*) INTO changed FROM unnest(a_version, a_old_version) AS v(nv, ov)
+         WHERE v.nv <> v.ov;
+        UPDATE tb_accounts x
+           SET debits_posted_min = u.dposted, credits_posted_min = u.cposted,
+               version = u.version, head_hash = u.head
+          FROM unnest(a_id, a_dposted, a_cposted, a_version, a_old_version, a_head)
+               AS u(id, dposted, cposted, version, old_version, head)
+         WHERE x.id = u.id AND u.version <> u.old_version AND x.version = u.old_version;
+        GET DIAGNOSTICS updated = ROW_COUNT;
+        IF updated <> changed THEN
+            RAISE EXCEPTION 'timebank: an account changed under the ledger''s lock'
+                USING ERRCODE = 'TB001';
+        END IF;
+    END IF;
+    RETURN QUERY
+        SELECT r.n::integer, r.outcome, r.detail, r.ledger, r.batch_id, r.created_at, r.hash
+          FROM unnest(r_outcome, r_detail, r_ledger, r_batch_id, r_created_at, r_hash)
+               WITH ORDINALITY AS r(outcome, detail, ledger, batch_id, created_at, hash, n)
+         WHERE r.n <= answered;
+END $$""",
+]
+
+
 def _pg_only(dialect_name: str, statements: list[str]) -> list[str]:
     _check_dialect(dialect_name)
     return list(statements) if dialect_name == "postgresql" else []
@@ -542,6 +762,50 @@ def drop_server_function_ddl(dialect_name: str) -> list[str]:
             "DROP FUNCTION IF EXISTS tb_create_transfer("
             "text, bigint, bigint, bigint, text, text, text, bigint, timestamptz)",
             "DROP FUNCTION IF EXISTS tb_json_string(text)",
+        ],
+    )
+
+
+def batch_function_ddl(dialect_name: str) -> list[str]:
+    """Return the statements that create ``tb_create_transfers`` (the batched write path).
+
+    Parameters
+    ----------
+    dialect_name
+        ``"sqlite"`` (nothing) or ``"postgresql"``.
+
+    Returns
+    -------
+    list of str
+        One statement per string, free of ``:name`` patterns; run them after
+        :func:`server_function_ddl` (the function calls ``tb_json_string``).
+
+    Raises
+    ------
+    ValueError
+        For any other dialect.
+    """
+    return _pg_only(dialect_name, _PG_BATCH_FUNCTIONS)
+
+
+def drop_batch_function_ddl(dialect_name: str) -> list[str]:
+    """Return the statements that drop what :func:`batch_function_ddl` created.
+
+    Parameters
+    ----------
+    dialect_name
+        ``"sqlite"`` or ``"postgresql"``.
+
+    Returns
+    -------
+    list of str
+        ``DROP FUNCTION IF EXISTS`` statements.
+    """
+    return _pg_only(
+        dialect_name,
+        [
+            "DROP FUNCTION IF EXISTS tb_create_transfers("
+            "text[], bigint[], bigint[], bigint[], text[], text[], text[], bigint[], timestamptz)"
         ],
     )
 
@@ -608,7 +872,11 @@ def create_schema(connection: Connection) -> None:
     metadata.create_all(connection)
     # text(), as Alembic's op.execute uses, so this path is the migrations' path.
     dialect_name = connection.dialect.name
-    for statement in [*trigger_ddl(dialect_name), *server_function_ddl(dialect_name)]:
+    for statement in [
+        *trigger_ddl(dialect_name),
+        *server_function_ddl(dialect_name),
+        *batch_function_ddl(dialect_name),
+    ]:
         connection.execute(text(statement))
 
 
@@ -621,7 +889,11 @@ def drop_schema(connection: Connection) -> None:
         An open connection; the caller commits.
     """
     # The reverse of create_schema: the write functions first.
-    for statement in drop_server_function_ddl(connection.dialect.name):
+    dialect_name = connection.dialect.name
+    for statement in [
+        *drop_batch_function_ddl(dialect_name),
+        *drop_server_function_ddl(dialect_name),
+    ]:
         connection.execute(text(statement))
     metadata.drop_all(connection)  # triggers go with their tables
     for statement in drop_trigger_ddl(connection.dialect.name):
