@@ -27,7 +27,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .check import CheckReport, check
-from .generate import generate_day
+from .generate import generate_day_with_witness
 from .io import FormatError, read_plan, read_problem, write_plan, write_problem
 
 if TYPE_CHECKING:
@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--volunteers", type=_int_at_least(0), metavar="N")
     g.add_argument("--date", type=_iso_date, default=dt.date(2026, 11, 26), metavar="YYYY-MM-DD")
     g.add_argument("-o", "--output", type=Path, required=True, metavar="DAY.json")
+    g.add_argument(
+        "--witness",
+        type=Path,
+        metavar="PLAN.json",
+        help="also write the plan the day was planted from (a valid plan holding it)",
+    )
 
     sub.add_parser("bench", help="run benchmark sets (python -m scheduling bench --help)")
     return p
@@ -289,7 +295,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     try:
-        problem = generate_day(
+        generated = generate_day_with_witness(
             args.visits,
             args.seed,
             date=args.date,
@@ -298,7 +304,10 @@ def _generate(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise _InputError(str(exc)) from None
+    problem = generated.problem
     _save(lambda path: write_problem(problem, path), args.output)
+    if args.witness is not None:
+        _save(lambda path: write_plan(generated.witness, path), args.witness)
     volunteers = sum(c.volunteer for c in problem.caregivers)
     print(
         f"{args.output}: {len(problem.visits)} visits, {len(problem.caregivers)} caregivers "

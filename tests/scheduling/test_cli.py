@@ -94,6 +94,19 @@ def test_generate_writes_the_seeded_day(capsys: pytest.CaptureFixture[str], tmp_
     assert read_problem(out_file) == generate_day(60, seed=4)
 
 
+def test_generate_writes_a_witness_the_check_command_accepts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    day_file, plan_file = tmp_path / "day.json", tmp_path / "witness.json"
+    args = ["--visits", "80", "--seed", "2", "-o", day_file, "--witness", plan_file]
+    code, _, _ = run(capsys, "generate", *args)
+    assert code == 0
+    code, out, _ = run(capsys, "check", day_file, plan_file)
+    assert code == 0
+    assert out.rstrip().endswith("valid")
+    assert read_plan(plan_file).kpis.assigned == 80
+
+
 def test_generate_refuses_impossible_counts(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
