@@ -138,18 +138,20 @@ def run_day(
 
     ``params`` gives the time (or solution) limit and seed; its engine is replaced. The
     first result is the generator's witness plan (engine ``witness``, no solve time).
-    With both engines, a last result is the portfolio on the day cut down to the visits
-    the plain engine served (engine ``portfolio/plain's visits``): travel for the same
-    work, where the plain engine's own figure leaves out the visits hardest to reach.
+    With both engines, two more results solve the day cut down to the visits the plain
+    engine served with the portfolio: travel for the same work, where the plain engine's
+    own figure leaves out the visits hardest to reach; once with the day's weights
+    (``portfolio/plain's visits``) and once with no continuity cost, as the plain model
+    sees the day (``...travel only``; its plan is judged with the day's weights).
     """
     generated = generate_day_with_witness(visits, seed)
     problem = generated.problem
     results = [measure("witness", problem, generated.witness, 0.0, _load())]
     plans: dict[str, DayPlan] = {}
-    runs = [(engine, engine, problem) for engine in engines]
-    for k, (label, engine, day) in enumerate(runs, start=1):
+    runs = [(engine, engine, problem, problem) for engine in engines]
+    for k, (label, engine, day, judged) in enumerate(runs, start=1):
         progress(f"[{k}/{len(runs)}] day {len(day.visits)} visits, seed {seed}: {label}...")
-        plans[label], result = _solve(label, engine, day, params)
+        plans[label], result = _solve(label, engine, day, judged, params)
         progress(
             f"[{k}/{len(runs)}] {label}: {result.assigned}/{result.visits} assigned, "
             f"{result.travel_h:.1f} h travel, {'valid' if result.valid else 'INVALID'}, "
@@ -157,16 +159,21 @@ def run_day(
         )
         results.append(result)
         if label == "plain" and "portfolio" in engines:
-            runs.append((SAME_VISITS, "portfolio", _served_only(problem, plans["plain"])))
+            same = _served_only(problem, plans["plain"])
+            no_care = replace(same, weights=replace(same.weights, continuity_miss=0))
+            runs.append((SAME_VISITS, "portfolio", same, same))
+            runs.append((SAME_VISITS_TRAVEL_ONLY, "portfolio", no_care, same))
     return results
 
 
 SAME_VISITS = "portfolio/plain's visits"
+SAME_VISITS_TRAVEL_ONLY = "...travel only"
 
 
 def _solve(
-    label: str, engine: str, problem: DayProblem, params: SolveParams
+    label: str, engine: str, problem: DayProblem, judged: DayProblem, params: SolveParams
 ) -> tuple[DayPlan, DayResult]:
+    """Solve ``problem`` with ``engine``; measure the plan against ``judged``."""
     run = SolveParams(
         time_limit_s=params.time_limit_s,
         seed=params.seed,
@@ -178,7 +185,7 @@ def _solve(
     load = _load()
     t0 = time.perf_counter()
     plan = solve(problem, run, travel=travel)
-    return plan, measure(label, problem, plan, time.perf_counter() - t0, load)
+    return plan, measure(label, judged, plan, time.perf_counter() - t0, load)
 
 
 def _served_only(problem: DayProblem, plan: DayPlan) -> DayProblem:

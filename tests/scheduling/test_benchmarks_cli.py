@@ -145,11 +145,14 @@ def test_cli_runs_both_engines_and_shows_the_witness_on_a_small_generated_day(
         "portfolio",
         "plain",
         "portfolio/plain's visits",
+        "...travel only",
     ]
     assert results[0]["wall_s"] == 0.0
     plain_served = sum(s["assigned"] for s in results[2]["by_priority"].values())
     assert results[3]["visits"] == plain_served
     assert results[3]["valid"] is True
+    assert results[4]["valid"] is True
+    assert results[4]["visits"] == plain_served
     for r in results[:3]:
         assert r["valid"] is True
         assert r["visits"] == 12
