@@ -36,7 +36,6 @@ A search bounded by ``solution_limit`` (and PyVRP by iterations) is deterministi
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -381,28 +380,38 @@ def _solve_portfolio(
     name = f"careroute-portfolio ({how} + ortools gls)"
     if watch.stop_now() or watch.remaining() < _MIN_SEARCH_S:
         return day, first, name
-    best = first
-    for round_ in itertools.count():
-        # Guided local search, then construct's insertion moves on its routes, in turn:
-        # each round starts from a plan serving more visits than the one before.
+    return _search_and_insert(day, first, params, watch, how)
+
+
+def _search_and_insert(
+    day: DayModel, best: Any, params: SolveParams, watch: _Watch, how: str
+) -> tuple[DayModel, Any, str]:
+    """Guided local search, then construct's insertion moves on its routes, in turn: each
+    round starts from a plan serving more visits than the one before."""
+    name = f"careroute-portfolio ({how} + ortools gls)"
+    rounds = 0
+    while True:
         tail = min(_REFILL_SHARE * params.time_limit_s, watch.remaining() / 2)
-        search = _search_parameters(params, max(watch.remaining() - tail, _MIN_SEARCH_S))
-        improved = day.routing.SolveFromAssignmentWithParameters(best, search)
-        best = improved if improved is not None else best
+        best = _search(day, best, params, max(watch.remaining() - tail, _MIN_SEARCH_S))
         refilled = _refill(day, best, params, watch)
         if refilled is None:
-            if watch.remaining() > _MIN_SEARCH_S and not watch.stop_now():
-                # Nothing more to insert: the time kept for it goes back to the search.
-                search = _search_parameters(params, watch.remaining())
-                improved = day.routing.SolveFromAssignmentWithParameters(best, search)
-                best = improved if improved is not None else best
-            return day, best, name
-        day, best = refilled
-        name = f"careroute-portfolio ({how} + ortools gls and insertion x{round_ + 1})"
+            # Nothing more to insert: the time kept for it goes back to the search.
+            return day, _search(day, best, params, watch.remaining()), name
+        (day, best), rounds = refilled, rounds + 1
+        name = f"careroute-portfolio ({how} + ortools gls and insertion x{rounds})"
         _monitor(day, watch)
         if watch.stop_now() or watch.remaining() < _MIN_SEARCH_S:
             return day, best, name
-    raise AssertionError("unreachable")
+
+
+def _search(day: DayModel, start: Any, params: SolveParams, seconds: float) -> Any:
+    """Guided local search from ``start`` for ``seconds``; ``start`` if it finds nothing
+    better or there is no time."""
+    if seconds < _MIN_SEARCH_S:
+        return start
+    search = _search_parameters(params, seconds)
+    improved = day.routing.SolveFromAssignmentWithParameters(start, search)
+    return improved if improved is not None else start
 
 
 def _refill(
