@@ -704,17 +704,7 @@ def _unassigned_loss(builder: Builder) -> int:
         for i, copies in day.nodes.of_visit.items()
         if i not in placed
     )
-    for k, seq in enumerate(builder.routes):
-        veh = builder.timer.vehicles[k]
-        if not seq:
-            continue
-        mat = veh.matrix
-        travel = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
-        travel += sum(mat[a][b] for a, b in zip(seq, seq[1:], strict=False))
-        loss += travel * veh.per_min + builder.fixed
-        if builder.care is not None:
-            loss += sum(builder.care[k][n] for n in seq)
-    return loss
+    return loss + sum(_route_travel(builder, k, seq) for k, seq in enumerate(builder.routes))
 
 
 def _insert_by_clearing(
