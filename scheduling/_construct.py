@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from ._polish import polish
@@ -197,6 +197,43 @@ def _placed(builder: Builder) -> set[int]:
     return {builder.day.nodes.visit[n] for r in builder.routes for n in r}
 
 
+def _left_out(builder: Builder, staff: int | None = None) -> list[int]:
+    """Visits not yet placed and not locked (of ``staff`` members of staff, if given),
+    best priority first."""
+    day = builder.day
+    placed = _placed(builder)
+    left = [
+        i
+        for i in _visit_order(day)
+        if i not in placed
+        and not day.scopes[i].locked
+        and (staff is None or len(day.nodes.of_visit[i]) == staff)
+    ]
+    left.sort(key=lambda i: day.problem.visits[i].priority)
+    return left
+
+
+def _stopped(should_stop: Callable[[], bool] | None, deadline: float | None) -> bool:
+    return (should_stop is not None and should_stop()) or (
+        deadline is not None and time.monotonic() > deadline
+    )
+
+
+def _cheapest_free(
+    builder: Builder, m: int, taken: Container[int] = frozenset()
+) -> _Insertion | None:
+    """The cheapest place for node ``m``'s visit, as it is, on a route not in ``taken``."""
+    day = builder.day
+    j = day.nodes.visit[m]
+    found = [
+        ins
+        for k in day.scopes[j].allowed
+        if k not in taken
+        and (ins := builder.best_in_route(k, day.nodes.of_visit[j][0])) is not None
+    ]
+    return min(found, key=lambda x: x.cost, default=None)
+
+
 def _complete(
     builder: Builder,
     placed: set[int],
@@ -327,9 +364,7 @@ def _regret_insert(
         for k in day.scopes[i].locked or day.scopes[i].allowed:
             by_route.setdefault(k, set()).add(i)
     while pending:
-        if (should_stop is not None and should_stop()) or (
-            deadline is not None and time.monotonic() > deadline
-        ):
+        if _stopped(should_stop, deadline):
             return
         pick = _pick(day, pending, options)
         if pick is None:
@@ -356,18 +391,8 @@ def _insert_by_ejection(
     priority on it and the position that gain the most when swapped; the visit pushed out
     is then inserted elsewhere if it fits anywhere.
     """
-    day = builder.day
-    placed = {day.nodes.visit[n] for r in builder.routes for n in r}
-    left = [
-        i
-        for i in _visit_order(day)
-        if i not in placed and len(day.nodes.of_visit[i]) == 1 and not day.scopes[i].locked
-    ]
-    left.sort(key=lambda i: day.problem.visits[i].priority)
-    for i in left:
-        if (should_stop is not None and should_stop()) or (
-            deadline is not None and time.monotonic() > deadline
-        ):
+    for i in _left_out(builder, staff=1):
+        if _stopped(should_stop, deadline):
             return
         swap = _best_swap(builder, i)
         if swap is None:
@@ -375,14 +400,8 @@ def _insert_by_ejection(
         k, route, outs = swap
         builder.routes[k] = route
         for out in outs:
-            j = day.nodes.visit[out]
-            found = [
-                ins
-                for kk in day.scopes[j].allowed
-                if (ins := builder.best_in_route(kk, day.nodes.of_visit[j][0])) is not None
-            ]
-            if found:
-                builder.insert(min(found, key=lambda x: x.cost))
+            if (elsewhere := _cheapest_free(builder, out)) is not None:
+                builder.insert(elsewhere)
 
 
 def _insert_by_relocation(
@@ -396,19 +415,9 @@ def _insert_by_relocation(
     that route's visits in turn) and all are served. For each visit still out, best
     priority first, the cheapest one-step move is made, else the first two-step one.
     """
-    day = builder.day
-    placed = _placed(builder)
-    left = [
-        i
-        for i in _visit_order(day)
-        if i not in placed and len(day.nodes.of_visit[i]) == 1 and not day.scopes[i].locked
-    ]
-    left.sort(key=lambda i: day.problem.visits[i].priority)
-    for i in left:
+    for i in _left_out(builder, staff=1):
         for depth, count in ((1, 1), (2, 1), (1, 2)):
-            if (should_stop is not None and should_stop()) or (
-                deadline is not None and time.monotonic() > deadline
-            ):
+            if _stopped(should_stop, deadline):
                 return
             move = _relocation(builder, i, depth, count)
             if move is not None:
@@ -473,18 +482,17 @@ def _elsewhere(builder: Builder, m: int, taken: set[int], depth: int) -> _Move |
     """Where node ``m``'s visit can go on a route not in ``taken``: the cheapest free
     place, or (``depth`` 2) in place of a visit of a nearby route that itself fits
     elsewhere."""
+    free = _cheapest_free(builder, m, taken)
+    if free is not None:
+        seq = list(builder.routes[free.k])
+        seq.insert(free.pos, free.node)
+        return _Move(free.cost, ((free.k, seq),))
+    if depth < 2:
+        return None
     day = builder.day
     j = day.nodes.visit[m]
     alternatives = day.nodes.of_visit[j][0]
     routes = [k for k in day.scopes[j].allowed if k not in taken]
-    best: _Move | None = None
-    for k in routes:
-        ins = builder.best_in_route(k, alternatives)
-        if ins is not None and (best is None or ins.cost < best.cost):
-            seq = builder.routes[k][: ins.pos] + [ins.node] + builder.routes[k][ins.pos :]
-            best = _Move(ins.cost, ((k, seq),))
-    if best is not None or depth < 2:
-        return best
     routes.sort(key=lambda k: (day.travel_s(k, day.nodes.start_node[k], m), k))
     for k in routes[:_CHAIN_ROUTES]:
         seq = builder.routes[k]
@@ -616,18 +624,8 @@ def _insert_pairs_by_ejection(
 ) -> None:
     """Serve a left-out two-staff visit on two routes, each possibly giving up a less
     urgent visit, when the swap gains; the visits pushed out go elsewhere if they fit."""
-    day = builder.day
-    placed = {day.nodes.visit[n] for r in builder.routes for n in r}
-    left = [
-        i
-        for i in _visit_order(day)
-        if i not in placed and len(day.nodes.of_visit[i]) == 2 and not day.scopes[i].locked
-    ]
-    left.sort(key=lambda i: day.problem.visits[i].priority)
-    for i in left:
-        if (should_stop is not None and should_stop()) or (
-            deadline is not None and time.monotonic() > deadline
-        ):
+    for i in _left_out(builder, staff=2):
+        if _stopped(should_stop, deadline):
             return
         best = _best_pair_swap(builder, i)
         if best is None:
@@ -637,16 +635,8 @@ def _insert_pairs_by_ejection(
         builder.routes[second.k] = [b if m == a else m for m in second.seq]
         builder.pinned[a] = builder.pinned[b] = start
         for out in (first.out, second.out):
-            if out is None:
-                continue
-            j = day.nodes.visit[out]
-            found = [
-                ins
-                for kk in day.scopes[j].allowed
-                if (ins := builder.best_in_route(kk, day.nodes.of_visit[j][0])) is not None
-            ]
-            if found:
-                builder.insert(min(found, key=lambda x: x.cost))
+            if out is not None and (elsewhere := _cheapest_free(builder, out)) is not None:
+                builder.insert(elsewhere)
 
 
 def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, int] | None:
@@ -719,9 +709,7 @@ def _insert_by_clearing(
     two-staff visit clears two routes at once, among the caregivers nearest to it.
     """
     day = builder.day
-    placed = _placed(builder)
-    left = [i for i in _visit_order(day) if i not in placed and not day.scopes[i].locked]
-    left.sort(key=lambda i: day.problem.visits[i].priority)
+    left = _left_out(builder)
     cheapest = min((builder.price[c[0][0]] for c in day.nodes.of_visit.values()), default=0)
     for i in left:
         copies = day.nodes.of_visit[i]
@@ -730,9 +718,7 @@ def _insert_by_clearing(
         everything = builder.price[copies[0][0]] <= cheapest
         if everything and len(copies) == 2:
             continue
-        if (should_stop is not None and should_stop()) or (
-            deadline is not None and time.monotonic() > deadline
-        ):
+        if _stopped(should_stop, deadline):
             return
         before = _unassigned_loss(builder)
         saved = ([list(r) for r in builder.routes], dict(builder.pinned))
