@@ -87,6 +87,19 @@ class Builder:
             delta += self.care[veh.k][n]
         return delta
 
+    def route_cost(self, k: int, seq: Sequence[int]) -> int:
+        """Travel and care cost of route ``k`` as ``seq`` (the fixed cost when not empty)."""
+        if not seq:
+            return 0
+        veh = self.timer.vehicles[k]
+        mat = veh.matrix
+        total = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
+        total += sum(mat[a][b] for a, b in itertools.pairwise(seq))
+        total *= veh.per_min
+        if self.care is not None:
+            total += sum(self.care[k][n] for n in seq)
+        return total + self.fixed
+
     def best_in_route(self, k: int, alternatives: Sequence[int]) -> _Insertion | None:
         """Cheapest feasible position in route ``k`` of any of the ``alternatives``."""
         veh = self.timer.vehicles[k]
@@ -449,7 +462,7 @@ def _relocation(builder: Builder, i: int, depth: int, count: int) -> _Move | Non
             if here is None:
                 continue
             taken = {k}
-            cost = here[0] - _route_travel(builder, k, base) + _route_travel(builder, k, seq)
+            cost = here[0] - builder.route_cost(k, base) + builder.route_cost(k, seq)
             routes: list[tuple[int, list[int]]] = [(k, here[1])]
             for q in qs:
                 rest = _elsewhere(builder, seq[q], taken, depth)
@@ -464,18 +477,6 @@ def _relocation(builder: Builder, i: int, depth: int, count: int) -> _Move | Non
                 if depth > 1:
                     return best  # the first two-step move: their search is costly
     return best
-
-
-def _route_travel(builder: Builder, k: int, seq: list[int]) -> int:
-    """Travel and care cost of route ``k`` as ``seq`` (internal units)."""
-    veh = builder.timer.vehicles[k]
-    if not seq:
-        return 0
-    mat = veh.matrix
-    travel = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
-    travel += sum(mat[a][b] for a, b in itertools.pairwise(seq))
-    care = sum(builder.care[k][n] for n in seq) if builder.care is not None else 0
-    return travel * veh.per_min + builder.fixed + care
 
 
 def _elsewhere(builder: Builder, m: int, taken: set[int], depth: int) -> _Move | None:
@@ -694,7 +695,7 @@ def _unassigned_loss(builder: Builder) -> int:
         for i, copies in day.nodes.of_visit.items()
         if i not in placed
     )
-    return loss + sum(_route_travel(builder, k, seq) for k, seq in enumerate(builder.routes))
+    return loss + sum(builder.route_cost(k, seq) for k, seq in enumerate(builder.routes))
 
 
 def _insert_by_clearing(

@@ -22,8 +22,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._timing import Vehicle
-
 if TYPE_CHECKING:
     from ._construct import Builder
 
@@ -31,21 +29,6 @@ _MAX_PASSES = 6
 _SWAP_NEIGHBOURS = 12
 """Swap partners tried per visit: the routed visits nearest to it (those on its own route
 are skipped)."""
-
-
-def _route_cost(builder: Builder, veh: Vehicle, seq: list[int]) -> int:
-    """Travel and care cost of ``seq`` for ``veh`` (the fixed cost when not empty)."""
-    if not seq:
-        return 0
-    mat = veh.matrix
-    care = builder.care
-    total = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
-    for a, b in zip(seq, seq[1:], strict=False):
-        total += mat[a][b]
-    total *= veh.per_min
-    if care is not None:
-        total += sum(care[veh.k][n] for n in seq)
-    return total + builder.fixed
 
 
 class _Search:
@@ -62,9 +45,7 @@ class _Search:
             for n in range(day.nodes.count)
             if day.nodes.visit[n] >= 0
         }
-        self.cost = [
-            _route_cost(builder, self.timer.vehicles[k], r) for k, r in enumerate(builder.routes)
-        ]
+        self.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
 
     def out_of_time(self) -> bool:
         if self.should_stop is not None and self.should_stop():
@@ -87,8 +68,7 @@ class _Search:
         seq = b.routes[k]
         n = seq[p]
         base = seq[:p] + seq[p + 1 :]
-        veh_k = self.timer.vehicles[k]
-        saved = self.cost[k] - _route_cost(b, veh_k, base)
+        saved = self.cost[k] - b.route_cost(k, base)
         best: tuple[int, int, list[int]] | None = None
         for kk in self.allowed[n]:
             veh = self.timer.vehicles[kk]
@@ -107,9 +87,9 @@ class _Search:
             return False
         _, kk, trial = best
         b.routes[k] = base
-        self.cost[k] = _route_cost(b, veh_k, base)
+        self.cost[k] = b.route_cost(k, base)
         b.routes[kk] = trial
-        self.cost[kk] = _route_cost(b, self.timer.vehicles[kk], trial)
+        self.cost[kk] = b.route_cost(kk, trial)
         return True
 
     def swap(self, k: int, p: int, near: list[int]) -> bool:
@@ -128,8 +108,7 @@ class _Search:
                 continue
             a_seq = b.routes[k][:p] + [m] + b.routes[k][p + 1 :]
             b_seq = b.routes[kk][:q] + [n] + b.routes[kk][q + 1 :]
-            va, vb = self.timer.vehicles[k], self.timer.vehicles[kk]
-            new_a, new_b = _route_cost(b, va, a_seq), _route_cost(b, vb, b_seq)
+            new_a, new_b = b.route_cost(k, a_seq), b.route_cost(kk, b_seq)
             if new_a + new_b >= self.cost[k] + self.cost[kk]:
                 continue
             if self.feasible(k, a_seq) and self.feasible(kk, b_seq):
@@ -177,6 +156,4 @@ def polish(
         if not changed:
             return
         refill()
-        search.cost = [
-            _route_cost(builder, search.timer.vehicles[k], r) for k, r in enumerate(builder.routes)
-        ]
+        search.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
