@@ -24,7 +24,7 @@ from ..check import check
 from ..generate import generate_day_with_witness
 from ..problem import DayPlan, DayProblem
 from ..solve import SolveParams, solve
-from ..travel import build_travel_times
+from ..travel import TravelTimes, build_travel_times
 
 ENGINES = ("portfolio", "plain")
 
@@ -148,10 +148,11 @@ def run_day(
     problem = generated.problem
     results = [measure("witness", problem, generated.witness, 0.0, _load())]
     plans: dict[str, DayPlan] = {}
-    runs = [(engine, engine, problem, problem) for engine in engines]
-    for k, (label, engine, day, judged) in enumerate(runs, start=1):
+    travel = build_travel_times(problem)
+    runs = [(engine, engine, problem, problem, travel) for engine in engines]
+    for k, (label, engine, day, judged, times) in enumerate(runs, start=1):
         progress(f"[{k}/{len(runs)}] day {len(day.visits)} visits, seed {seed}: {label}...")
-        plans[label], result = _solve(label, engine, day, judged, params)
+        plans[label], result = _solve(label, engine, day, judged, times, params)
         progress(
             f"[{k}/{len(runs)}] {label}: {result.assigned}/{result.visits} assigned, "
             f"{result.travel_h:.1f} h travel, {'valid' if result.valid else 'INVALID'}, "
@@ -161,8 +162,9 @@ def run_day(
         if label == "plain" and "portfolio" in engines:
             same = _served_only(problem, plans["plain"])
             no_care = replace(same, weights=replace(same.weights, continuity_miss=0))
-            runs.append((SAME_VISITS, "portfolio", same, same))
-            runs.append((SAME_VISITS_TRAVEL_ONLY, "portfolio", no_care, same))
+            same_travel = build_travel_times(same)  # the weights do not change it
+            runs.append((SAME_VISITS, "portfolio", same, same, same_travel))
+            runs.append((SAME_VISITS_TRAVEL_ONLY, "portfolio", no_care, same, same_travel))
     return results
 
 
@@ -171,7 +173,12 @@ SAME_VISITS_TRAVEL_ONLY = "...travel only"
 
 
 def _solve(
-    label: str, engine: str, problem: DayProblem, judged: DayProblem, params: SolveParams
+    label: str,
+    engine: str,
+    problem: DayProblem,
+    judged: DayProblem,
+    travel: TravelTimes,
+    params: SolveParams,
 ) -> tuple[DayPlan, DayResult]:
     """Solve ``problem`` with ``engine``; measure the plan against ``judged``."""
     run = SolveParams(
@@ -181,7 +188,6 @@ def _solve(
         minimise_routes=False,
         engine=engine,
     )
-    travel = build_travel_times(problem)
     load = _load()
     t0 = time.perf_counter()
     plan = solve(problem, run, travel=travel)
