@@ -434,15 +434,16 @@ def _serve(a: _Arrival, draft: _Draft, place: Point) -> None:
 def _close(walk: _Walk) -> None:
     """End the walk: lunch if still owed (only with visits), then home."""
     walk.open = False
-    if walk.stops and walk.lunch_due is not None:
+    if not walk.stops:
+        return
+    if walk.lunch_due is not None:
         due = walk.lunch_due
         lunch_s = max(walk.free_s, due.window[0])
         walk.breaks.append(BreakTaken(lunch_s, lunch_s + due.duration_s))
         walk.lunch_due = None
-    if walk.stops:
-        home = walk.home_leg_s(walk.pos)
-        walk.travel_s += home
-        walk.work_s += home
+    home = walk.home_leg_s(walk.pos)
+    walk.travel_s += home
+    walk.work_s += home
 
 
 def _mean_gap_s(walks: Sequence[_Walk], n_visits: int) -> float:
