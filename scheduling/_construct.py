@@ -100,20 +100,31 @@ class Builder:
             total += sum(self.care[k][n] for n in seq)
         return total + self.fixed
 
-    def best_in_route(self, k: int, alternatives: Sequence[int]) -> _Insertion | None:
-        """Cheapest feasible position in route ``k`` of any of the ``alternatives``."""
+    def cheapest(
+        self, k: int, seq: list[int], alternatives: Sequence[int], below: int | None = None
+    ) -> _Insertion | None:
+        """Cheapest feasible insertion into ``seq`` (as route ``k``) of any of the
+        ``alternatives``, if one costs less than ``below``."""
         veh = self.timer.vehicles[k]
-        seq = self.routes[k]
         order = sorted(
             (self.arc_delta(veh, seq, p, n), p, n)
             for n in alternatives
             for p in range(len(seq) + 1)
         )
+        slack = self.timer.slack(veh, seq, self.pinned)
         for cost, p, n in order:
+            if below is not None and cost >= below:
+                return None
+            if not self.timer.may_insert(veh, seq, slack, p, n, self.pinned):
+                continue
             trial = seq[:p] + [n] + seq[p:]
             if self.timer.feasible(veh, trial, self.pinned) is not None:
                 return _Insertion(cost, k, p, n)
         return None
+
+    def best_in_route(self, k: int, alternatives: Sequence[int]) -> _Insertion | None:
+        """Cheapest feasible position in route ``k`` of any of the ``alternatives``."""
+        return self.cheapest(k, self.routes[k], alternatives)
 
     def insert(self, ins: _Insertion) -> None:
         self.routes[ins.k].insert(ins.pos, ins.node)
@@ -516,15 +527,10 @@ def _cheapest_position(
 ) -> tuple[int, list[int]] | None:
     """The cheapest feasible sequence of route ``k`` with one of ``alternatives`` added
     to ``seq``, and its added travel and care."""
-    veh = builder.timer.vehicles[k]
-    order = sorted(
-        (builder.arc_delta(veh, seq, p, n), p, n) for n in alternatives for p in range(len(seq) + 1)
-    )
-    for cost, p, n in order:
-        trial = seq[:p] + [n] + seq[p:]
-        if builder.timer.feasible(veh, trial, builder.pinned) is not None:
-            return cost, trial
-    return None
+    ins = builder.cheapest(k, seq, alternatives)
+    if ins is None:
+        return None
+    return ins.cost, seq[: ins.pos] + [ins.node] + seq[ins.pos :]
 
 
 def _movable(builder: Builder, n: int) -> bool:

@@ -71,16 +71,10 @@ class _Search:
         saved = self.cost[k] - b.route_cost(k, base)
         best: tuple[int, int, list[int]] | None = None
         for kk in self.allowed[n]:
-            veh = self.timer.vehicles[kk]
             target = base if kk == k else b.routes[kk]
-            options = sorted((b.arc_delta(veh, target, q, n), q) for q in range(len(target) + 1))
-            for delta, q in options:
-                if delta >= saved or (best is not None and delta >= best[0]):
-                    break
-                trial = target[:q] + [n] + target[q:]
-                if self.feasible(kk, trial):
-                    best = (delta, kk, trial)
-                    break
+            ins = b.cheapest(kk, target, (n,), saved if best is None else min(saved, best[0]))
+            if ins is not None:
+                best = (ins.cost, kk, target[: ins.pos] + [n] + target[ins.pos :])
         if best is None or best[0] >= saved:
             return False
         if best[1] != k and base and not self.feasible(k, base):

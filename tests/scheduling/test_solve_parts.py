@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from test_solve import cg, day, hm, visit
 
+from scheduling._construct import construct
 from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
 from scheduling._routing import DayModel, build
 from scheduling._timing import RouteTimer
+from scheduling.generate import generate_day
 from scheduling.problem import Break, DayProblem, Lock, Route, Stop
 from scheduling.travel import build_travel_times
 
@@ -124,3 +126,34 @@ def test_timer_honours_a_pinned_start() -> None:
     assert timing is not None
     assert timing.starts == (hm(13),)
     assert timer.feasible(timer.vehicles[0], [n], {n: hm(8)}) is None
+
+
+def test_insertion_bounds_never_refuse_a_feasible_insertion() -> None:
+    # The bounds only skip timing work: every insertion they refuse must be one the exact
+    # timing refuses too, on real routes with breaks, two-staff partners and pinned starts.
+    problem = generate_day(60, 3)
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    timer = RouteTimer(model)
+    routes = construct(model)
+    pinned = {n: a for n, (a, b) in enumerate(model.nodes.window) if a == b}
+    refused = checked = 0
+    for k, seq in enumerate(routes):
+        veh = timer.vehicles[k]
+        slack = timer.slack(veh, seq, pinned)
+        others = [
+            n
+            for i, copies in model.nodes.of_visit.items()
+            if k in model.scopes[i].allowed
+            for n in copies[0]
+            if n not in seq
+        ]
+        for n in others:
+            for p in range(len(seq) + 1):
+                if timer.may_insert(veh, seq, slack, p, n, pinned):
+                    continue
+                refused += 1
+                trial = [*seq[:p], n, *seq[p:]]
+                assert timer.feasible(veh, trial, pinned, exact=True) is None, (k, p, n)
+            checked += len(seq) + 1
+    assert refused > checked // 4  # and they do skip most of the work
