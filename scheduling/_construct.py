@@ -12,8 +12,9 @@ checked by exact route timing (``_timing``):
 3. the other visits are inserted by priority, then by regret (the cost of not getting the
    best route), at their cheapest feasible position;
 4. a visit still left out takes the place of one or two less urgent ones when that
-   gains (also on two routes for a two-staff visit); those pushed out go elsewhere if
-   they fit;
+   gains, or of visits that move to other routes (relocation); a two-staff visit may
+   take, on each of its two routes, the place of a visit that is less urgent or fits
+   elsewhere; those pushed out go elsewhere if they fit;
 5. a visit still left out clears its route (two routes for a two-staff visit) of every
    less urgent visit, which then go back wherever they fit; kept when the day gains;
 6. ``_polish`` relocates and swaps visits between routes while that lowers travel and
@@ -602,26 +603,31 @@ class _Slot:
 
 
 def _slots(builder: Builder, k: int, n: int, price: int, limit: int) -> list[_Slot]:
-    """The ``limit`` cheapest ways to fit node ``n`` into route ``k``, as it is or in place
-    of one movable visit cheaper to lose than ``price``."""
+    """The ``limit`` cheapest ways to fit node ``n`` into route ``k``: as it is, in place
+    of one movable visit cheaper to lose than ``price``, or in place of a movable visit
+    that fits on another route as that route is (its travel there is the loss)."""
     timer = builder.timer
     veh = timer.vehicles[k]
     seq = builder.routes[k]
-    bases: list[tuple[list[int], int | None, int]] = [(seq, None, 0)]
-    for q, m in enumerate(seq):
-        if builder.price[m] < price and _movable(builder, m):
-            bases.append((seq[:q] + seq[q + 1 :], m, COST_SCALE * builder.price[m]))
+    bases: list[tuple[list[int], int | None]] = [(seq, None)]
+    bases += [(seq[:q] + seq[q + 1 :], m) for q, m in enumerate(seq) if _movable(builder, m)]
     found: list[_Slot] = []
-    for base, out, lost in bases:
-        options = sorted(
-            (builder.arc_delta(veh, base, p, n) + lost, p) for p in range(len(base) + 1)
-        )
-        for loss, p in options:
-            trial = base[:p] + [n] + base[p:]
-            timing = timer.feasible(veh, trial, builder.pinned)
-            if timing is not None:
-                found.append(_Slot(loss, k, trial, out, timing.starts[p]))
-                break
+    for base, out in bases:
+        ins = builder.cheapest(k, base, (n,))
+        if ins is None:
+            continue
+        lost = 0
+        if out is not None:
+            if builder.price[out] < price:
+                lost = COST_SCALE * builder.price[out]
+            elif (elsewhere := _cheapest_free(builder, out, (k,))) is not None:
+                lost = elsewhere.cost
+            else:
+                continue
+        trial = base[: ins.pos] + [n] + base[ins.pos :]
+        timing = timer.feasible(veh, trial, builder.pinned)
+        if timing is not None:
+            found.append(_Slot(ins.cost + lost, k, trial, out, timing.starts[ins.pos]))
     found.sort(key=lambda x: x.loss)
     return found[:limit]
 
@@ -629,14 +635,17 @@ def _slots(builder: Builder, k: int, n: int, price: int, limit: int) -> list[_Sl
 def _insert_pairs_by_ejection(
     builder: Builder, should_stop: Callable[[], bool] | None, deadline: float | None
 ) -> None:
-    """Serve a left-out two-staff visit on two routes, each possibly giving up a less
-    urgent visit, when the swap gains; the visits pushed out go elsewhere if they fit."""
+    """Serve a left-out two-staff visit on two routes, each possibly giving up a visit
+    that is less urgent or fits elsewhere; the visits pushed out go where they fit, and
+    the move is kept only if the day's cost falls."""
     for i in _left_out(builder, staff=2):
         if _stopped(should_stop, deadline):
             return
         best = _best_pair_swap(builder, i)
         if best is None:
             continue
+        before = _unassigned_loss(builder)
+        saved = ([list(r) for r in builder.routes], dict(builder.pinned))
         first, second, a, b, start = best
         builder.routes[first.k] = first.seq
         builder.routes[second.k] = [b if m == a else m for m in second.seq]
@@ -644,6 +653,8 @@ def _insert_pairs_by_ejection(
         for out in (first.out, second.out):
             if out is not None and (elsewhere := _cheapest_free(builder, out)) is not None:
                 builder.insert(elsewhere)
+        if _unassigned_loss(builder) >= before:
+            builder.routes, builder.pinned = saved
 
 
 def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, int] | None:
@@ -742,11 +753,12 @@ def _insert_by_clearing(
 
 
 def _clearing_options(builder: Builder, i: int, everything: bool) -> list[tuple[int, ...]]:
-    """The routes to clear for visit ``i``: each allowed one (the nearest few when
-    clearing ``everything``), or pairs of the allowed ones nearest to a two-staff visit."""
+    """The routes to clear for visit ``i``: each allowed one that could hold it once
+    cleared (the nearest few when clearing ``everything``), or pairs of those nearest to
+    a two-staff visit."""
     day = builder.day
-    allowed = list(day.scopes[i].allowed)
     copies = day.nodes.of_visit[i]
+    allowed = [k for k in day.scopes[i].allowed if _could_hold(builder, i, k, everything)]
     if len(copies) == 1 and not everything:
         return [(k,) for k in allowed]
     at = copies[0][0]
@@ -754,6 +766,18 @@ def _clearing_options(builder: Builder, i: int, everything: bool) -> list[tuple[
     if len(copies) == 1:
         return [(k,) for k in allowed[:_CHAIN_ROUTES]]
     return list(itertools.combinations(allowed[:_PAIR_CANDIDATES], 2))
+
+
+def _could_hold(builder: Builder, i: int, k: int, everything: bool) -> bool:
+    """Whether route ``k`` cleared as ``_clear_into`` would clear it has room for visit
+    ``i`` (one member of staff): a cheap test that spares hopeless clearings."""
+    price = builder.price[builder.day.nodes.of_visit[i][0][0]]
+    kept = [
+        m
+        for m in builder.routes[k]
+        if not _movable(builder, m) or not (everything or builder.price[m] < price)
+    ]
+    return builder.cheapest(k, kept, builder.day.nodes.of_visit[i][0]) is not None
 
 
 def _clear_into(builder: Builder, i: int, ks: tuple[int, ...], everything: bool) -> bool:

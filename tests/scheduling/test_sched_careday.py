@@ -182,3 +182,20 @@ def test_a_move_two_routes_deep_makes_room_when_one_is_not_enough() -> None:
     model = model_of(problem)
     routes = construct(model, [[node(model, "x")], [node(model, "y")], []])
     assert [visit_ids(model, r) for r in routes] == [["u"], ["x"], ["y"]]
+
+
+def test_a_two_staff_visit_moves_an_equally_urgent_visit_to_a_third_caregiver() -> None:
+    # Only a and b may do the nursing pair at 10:00; b's 10:00 is taken by a visit as
+    # urgent as the pair (so not one to give up), which c, farther away, can do instead.
+    nursing = frozenset({"personal_care", "nursing"})
+    problem = day(
+        [cg("a", 1, skills=nursing), cg("b", 1, skills=nursing), cg("c", 5)],
+        [
+            visit("pair", 1, (hm(10), hm(10, 1)), staff=2, priority=2, skills=nursing),
+            visit("busy", 2, (hm(10), hm(10, 1)), priority=2),
+        ],
+        weights=Weights(continuity_miss=0),
+    )
+    model = model_of(problem)
+    routes = construct(model, [[], [node(model, "busy")], []])
+    assert [visit_ids(model, r) for r in routes] == [["pair"], ["pair"], ["busy"]]
