@@ -5,6 +5,8 @@ They use the day builders of ``test_solve`` (a line of places 5 minutes apart).
 
 from __future__ import annotations
 
+import time
+
 from test_solve import cg, day, hm, visit
 
 from scheduling._construct import construct
@@ -13,6 +15,7 @@ from scheduling._routing import DayModel, build
 from scheduling._timing import RouteTimer
 from scheduling.generate import generate_day
 from scheduling.problem import Break, DayProblem, Lock, Route, Stop
+from scheduling.solve import SolveParams, _search, _Watch
 from scheduling.travel import build_travel_times
 
 
@@ -157,3 +160,16 @@ def test_insertion_bounds_never_refuse_a_feasible_insertion() -> None:
                 assert timer.feasible(veh, trial, pinned, exact=True) is None, (k, p, n)
             checked += len(seq) + 1
     assert refused > checked // 4  # and they do skip most of the work
+
+
+def test_a_search_stops_at_its_own_limit_and_gives_back_what_searches_overran() -> None:
+    problem = day([cg("a")], [visit("v", 1)])
+    watch = _Watch(problem, SolveParams(time_limit_s=60.0), None, None)
+    assert not watch.search_limit()
+    watch.search_until = time.monotonic() - 1.0
+    assert watch.search_limit()
+    # 2 s asked, 2.5 s overrun measured before: no time left, so no search at all (the
+    # model is not even touched) and the start comes back.
+    watch.overrun = 2.5
+    start = object()
+    assert _search(None, start, SolveParams(), watch, 2.0) is start
