@@ -174,8 +174,7 @@ class _Watch:
         self.stall_limit = _STALL_CHECKS if params.solution_limit is not None else None
         self.stall = 0
         self.search_until = math.inf
-        self.overrun = 0.0
-        """The longest a search has run past its own limit so far, in seconds."""
+        self.overrun = 0.0  # the longest a search ran past its own limit so far, seconds
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
