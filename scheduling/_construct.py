@@ -286,9 +286,25 @@ def _complete(
 
 def _seed_routes(builder: Builder, initial: Sequence[Sequence[int]]) -> None:
     for k, seq in enumerate(initial):
-        builder.routes[k] = _repair(builder, k, list(seq))
+        builder.routes[k] = _repair(builder, k, [n for n in seq if _may_serve(builder, k, n)])
     _drop_lonely_pairs(builder)
     _pin_pairs(builder)
+
+
+def _may_serve(builder: Builder, k: int, n: int) -> bool:
+    """Whether caregiver ``k`` may serve node ``n`` (its visit's eligibility and locks).
+
+    Routes given to ``construct`` need not respect it: PyVRP's relaxation only prices
+    forbidden arcs high, and a previous plan predates the day's changes. OR-Tools refuses
+    a route holding such a node, and with it the route's every other visit.
+    """
+    day = builder.day
+    i = day.nodes.visit[n]
+    scope = day.scopes[i]
+    copy = next(c for c, alternatives in enumerate(day.nodes.of_visit[i]) if n in alternatives)
+    if copy < len(scope.locked):
+        return k == scope.locked[copy]
+    return k in scope.allowed
 
 
 def _repair(builder: Builder, k: int, route: list[int]) -> list[int]:

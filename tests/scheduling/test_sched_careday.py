@@ -199,3 +199,17 @@ def test_a_two_staff_visit_moves_an_equally_urgent_visit_to_a_third_caregiver() 
     model = model_of(problem)
     routes = construct(model, [[], [node(model, "busy")], []])
     assert [visit_ids(model, r) for r in routes] == [["pair"], ["pair"], ["busy"]]
+
+
+def test_a_given_route_loses_a_visit_its_caregiver_may_not_serve() -> None:
+    # PyVRP only prices forbidden arcs high, so its routes may hold a nursing visit on a
+    # caregiver without the skill; the visit must move, and the route's other visit stay.
+    nursing = frozenset({"personal_care", "nursing"})
+    problem = day(
+        [cg("a", 1), cg("b", 9, skills=nursing)],
+        [visit("care", 1), visit("nurse", 2, skills=nursing)],
+        weights=Weights(continuity_miss=0),
+    )
+    model = model_of(problem)
+    routes = construct(model, [[node(model, "care"), node(model, "nurse")], []])
+    assert [visit_ids(model, r) for r in routes] == [["care"], ["nurse"]]
