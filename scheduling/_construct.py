@@ -51,6 +51,8 @@ class _Insertion:
     k: int
     pos: int
     node: int
+    start: int
+    """When the node's service begins in the timing that found the insertion feasible."""
 
 
 class Builder:
@@ -118,9 +120,9 @@ class Builder:
                 return None
             if not self.timer.may_insert(veh, seq, slack, p, n, self.pinned):
                 continue
-            trial = seq[:p] + [n] + seq[p:]
-            if self.timer.feasible(veh, trial, self.pinned) is not None:
-                return _Insertion(cost, k, p, n)
+            timing = self.timer.feasible(veh, seq[:p] + [n] + seq[p:], self.pinned)
+            if timing is not None:
+                return _Insertion(cost, k, p, n, timing.starts[p])
         return None
 
     def best_in_route(self, k: int, alternatives: Sequence[int]) -> _Insertion | None:
@@ -150,7 +152,7 @@ class Builder:
                         continue
                     start = self._common_start(a, first, second)
                     if start is not None:
-                        second_b = _Insertion(second.cost, second.k, second.pos, b)
+                        second_b = _Insertion(second.cost, second.k, second.pos, b, second.start)
                         best = (total, first, second_b, start)
         if best is None:
             return False
@@ -163,20 +165,13 @@ class Builder:
     def _common_start(self, n: int, first: _Insertion, second: _Insertion) -> int | None:
         """The later of the two routes' own earliest starts, if both can hold it."""
         timer = self.timer
-        seqs = []
-        own = []
+        earliest = max(first.start, second.start)
+        pinned = {**self.pinned, n: earliest}
         for ins in (first, second):
             seq = self.routes[ins.k][: ins.pos] + [n] + self.routes[ins.k][ins.pos :]
-            timing = timer.feasible(timer.vehicles[ins.k], seq, self.pinned)
-            if timing is None:
+            if timer.feasible(timer.vehicles[ins.k], seq, pinned) is None:
                 return None
-            seqs.append((timer.vehicles[ins.k], seq))
-            own.append(timing.starts[ins.pos])
-        earliest = max(own)
-        pinned = {**self.pinned, n: earliest}
-        if all(timer.feasible(veh, seq, pinned) is not None for veh, seq in seqs):
-            return earliest
-        return None
+        return earliest
 
 
 def _visit_order(day: DayModel) -> list[int]:
@@ -622,8 +617,6 @@ def _slots(builder: Builder, k: int, n: int, price: int, limit: int) -> list[_Sl
     """The ``limit`` cheapest ways to fit node ``n`` into route ``k``: as it is, in place
     of one movable visit cheaper to lose than ``price``, or in place of a movable visit
     that fits on another route as that route is (its travel there is the loss)."""
-    timer = builder.timer
-    veh = timer.vehicles[k]
     seq = builder.routes[k]
     bases: list[tuple[list[int], int | None]] = [(seq, None)]
     bases += [(seq[:q] + seq[q + 1 :], m) for q, m in enumerate(seq) if _movable(builder, m)]
@@ -641,9 +634,7 @@ def _slots(builder: Builder, k: int, n: int, price: int, limit: int) -> list[_Sl
             else:
                 continue
         trial = base[: ins.pos] + [n] + base[ins.pos :]
-        timing = timer.feasible(veh, trial, builder.pinned)
-        if timing is not None:
-            found.append(_Slot(ins.cost + lost, k, trial, out, timing.starts[ins.pos]))
+        found.append(_Slot(ins.cost + lost, k, trial, out, ins.start))
     found.sort(key=lambda x: x.loss)
     return found[:limit]
 
@@ -787,13 +778,20 @@ def _clearing_options(builder: Builder, i: int, everything: bool) -> list[tuple[
 def _could_hold(builder: Builder, i: int, k: int, everything: bool) -> bool:
     """Whether route ``k`` cleared as ``_clear_into`` would clear it has room for visit
     ``i`` (one member of staff): a cheap test that spares hopeless clearings."""
+    off = set(_to_clear(builder, i, k, everything))
+    kept = [m for m in builder.routes[k] if m not in off]
+    return builder.cheapest(k, kept, builder.day.nodes.of_visit[i][0]) is not None
+
+
+def _to_clear(builder: Builder, i: int, k: int, everything: bool) -> list[int]:
+    """The visits of route ``k`` that clearing it for visit ``i`` takes off: the movable
+    ones less urgent than ``i`` (all movable ones, with ``everything``)."""
     price = builder.price[builder.day.nodes.of_visit[i][0][0]]
-    kept = [
+    return [
         m
         for m in builder.routes[k]
-        if not _movable(builder, m) or not (everything or builder.price[m] < price)
+        if (everything or builder.price[m] < price) and _movable(builder, m)
     ]
-    return builder.cheapest(k, kept, builder.day.nodes.of_visit[i][0]) is not None
 
 
 def _clear_into(builder: Builder, i: int, ks: tuple[int, ...], everything: bool) -> bool:
@@ -802,9 +800,7 @@ def _clear_into(builder: Builder, i: int, ks: tuple[int, ...], everything: bool)
     they fit; ``False`` when ``i`` does not fit even so."""
     day = builder.day
     copies = day.nodes.of_visit[i]
-    price = builder.price[copies[0][0]]
-    off = [m for k in ks for m in builder.routes[k] if everything or builder.price[m] < price]
-    off = [m for m in off if _movable(builder, m)]
+    off = [m for k in ks for m in _to_clear(builder, i, k, everything)]
     if not off:
         return False
     for k in ks:
