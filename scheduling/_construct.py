@@ -817,11 +817,16 @@ def _clear_into(builder: Builder, i: int, ks: tuple[int, ...], everything: bool)
     for m in off:
         j = day.nodes.visit[m]
         alternatives = day.nodes.of_visit[j][0]
-        found = [x for k in ks if (x := builder.best_in_route(k, alternatives)) is not None]
+        allowed = day.scopes[j].allowed
+        found = [
+            x
+            for k in ks
+            if k in allowed and (x := builder.best_in_route(k, alternatives)) is not None
+        ]
         if not found:
             found = [
                 x
-                for kk in day.scopes[j].allowed
+                for kk in allowed
                 if kk not in ks and (x := builder.best_in_route(kk, alternatives)) is not None
             ]
         if found:

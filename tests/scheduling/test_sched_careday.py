@@ -12,9 +12,10 @@ import dataclasses
 import pytest
 from test_solve import FAST, cg, checked, day, hm, reason, served_by, visit
 
-from scheduling._construct import construct
+from scheduling._construct import Builder, _clear_into, construct
 from scheduling._reasons import analyse
 from scheduling._routing import DayModel, build
+from scheduling._timing import RouteTimer
 from scheduling.benchmarks.day import run_day
 from scheduling.benchmarks.report import day_table
 from scheduling.generate import generate_day
@@ -213,3 +214,27 @@ def test_a_given_route_loses_a_visit_its_caregiver_may_not_serve() -> None:
     model = model_of(problem)
     routes = construct(model, [[node(model, "care"), node(model, "nurse")], []])
     assert [visit_ids(model, r) for r in routes] == [["care"], ["nurse"]]
+
+
+def test_clearing_two_routes_puts_back_a_visit_only_where_it_may_go() -> None:
+    # The pair clears a's dementia visit off a; b is nearer to it but lacks the skill, so
+    # the visit must go back on a (or c), never on b.
+    nursing = frozenset({"personal_care", "nursing"})
+    both = nursing | {"dementia"}
+    problem = day(
+        [cg("a", 0, skills=both), cg("b", 8, skills=nursing), cg("c", 0, skills=both)],
+        [
+            visit("pair", 4, (hm(10), hm(10, 1)), staff=2, priority=1, skills=nursing),
+            visit("low", 8, priority=3, skills=frozenset({"dementia"})),
+        ],
+        weights=Weights(continuity_miss=0),
+    )
+    model = model_of(problem)
+    builder = Builder(model, RouteTimer(model))
+    builder.routes = [[node(model, "low")], [], []]
+    assert _clear_into(builder, 0, (0, 1), everything=False)
+    on = [visit_ids(model, r) for r in builder.routes]
+    assert "pair" in on[0]
+    assert "pair" in on[1]
+    assert "low" not in on[1], on
+    assert "low" in on[0] + on[2], on
