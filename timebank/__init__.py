@@ -22,6 +22,7 @@ from timebank.ledger import (
     get_transfers,
     lock_accounts,
     open_account,
+    submit_transfers,
 )
 from timebank.model import (
     AMOUNT_MAX_MIN,
@@ -115,6 +116,7 @@ __all__ = [
     "correct",
     "create_schema",
     "create_transfers",
+    "submit_transfers",
     "credited_minutes",
     "donate",
     "drop_batch_function_ddl",

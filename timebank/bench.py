@@ -1,16 +1,19 @@
-"""Write-throughput benchmark: concurrent writers, one transfer per transaction.
+"""Write-throughput benchmark: concurrent writers, one transaction per request.
 
 ``python -m timebank bench --writers 16 --transfers N [--url URL]`` opens ``--accounts``
 member accounts, funds them, then lets ``--writers`` threads, each on its own connection,
 write ``N`` transfers between random members (``--mode spread``) or from the issuance
 account to random members (``--mode hot``: every writer locks the same account, like
-service credits), one committed transaction per transfer. It prints postings per second
-(a posting is one committed transfer, i.e. two entries) and latency percentiles, then
-verifies the whole ledger. ``--serial-chain`` adds a PostgreSQL advisory lock held from
-the end of each write to its commit, to measure what one global hash-chain head would
-cost. ``--python-path`` keeps every write in Python on PostgreSQL too (no server function),
-to compare the two write paths. Without ``--url`` it runs on a fresh SQLite file in a
-temporary directory.
+service credits), one committed transaction per request of ``--batch`` transfers (1 by
+default), sent with :func:`timebank.submit_transfers`. It prints postings per second (a
+posting is one committed transfer, i.e. two entries) and latency percentiles, then
+verifies the whole ledger. ``--in-transaction`` writes each request with
+:func:`timebank.create_transfers` inside ``BEGIN`` ... ``COMMIT`` instead, as the app
+credits a visit inside its verification's transaction. ``--serial-chain`` adds a
+PostgreSQL advisory lock held from the end of each write to its commit, to measure what
+one global hash-chain head would cost. ``--python-path`` keeps every write in Python on
+PostgreSQL too (no server function), to compare the two write paths. Without ``--url`` it
+runs on a fresh SQLite file in a temporary directory.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from timebank.engine import configure_sqlite
-from timebank.ledger import create_transfers, open_account
+from timebank.ledger import create_transfers, open_account, submit_transfers
 from timebank.model import AccountKind, TransferCode, TransferSpec
 from timebank.policy import ensure_system_accounts
 from timebank.schema import create_schema, drop_schema
@@ -63,6 +66,15 @@ class BenchResult:
     verify_s: float
     client_cpu_ms: float
     server_cpu_ms: float | None
+
+
+@dataclass(frozen=True)
+class _WritePath:
+    """How each writer sends its requests."""
+
+    serial_chain: bool
+    on_server: bool
+    in_transaction: bool
 
 
 @dataclass(frozen=True)
@@ -166,11 +178,7 @@ def _proc_cpu_s(pid: int) -> float:
 
 
 def _writer(
-    engine: Engine,
-    requests: list[list[TransferSpec]],
-    serial_chain: bool,
-    on_server: bool,
-    start: Any,
+    engine: Engine, requests: list[list[TransferSpec]], path: _WritePath, start: Any
 ) -> _WriterStats:
     """Write each request in its own transaction, after ``start``."""
     latencies: list[float] = []
@@ -181,7 +189,7 @@ def _writer(
         cpu = time.thread_time()
         for request in requests:
             began = time.perf_counter()
-            refused += _write_request(connection, request, serial_chain, on_server)
+            refused += _write_request(connection, request, path)
             latencies.append(time.perf_counter() - began)
         client = time.thread_time() - cpu
     server = None if backend is None else _proc_cpu_s(backend[0]) - backend[1]
@@ -189,29 +197,22 @@ def _writer(
 
 
 def _process_writer(
-    url: str,
-    requests: list[list[TransferSpec]],
-    serial_chain: bool,
-    on_server: bool,
-    start: Any,
-    out: Any,
+    url: str, requests: list[list[TransferSpec]], path: _WritePath, start: Any, out: Any
 ) -> None:
     engine = _engine(url, 1)
     try:
-        out.put(_writer(engine, requests, serial_chain, on_server, start))
+        out.put(_writer(engine, requests, path, start))
     finally:
         engine.dispose()
 
 
 def _run_threads(
-    engine: Engine, plans: list[list[list[TransferSpec]]], serial_chain: bool, on_server: bool
+    engine: Engine, plans: list[list[list[TransferSpec]]], path: _WritePath
 ) -> tuple[float, list[_WriterStats]]:
     start = threading.Barrier(len(plans) + 1)
     results: list[_WriterStats] = []
     threads = [
-        threading.Thread(
-            target=lambda p=plan: results.append(_writer(engine, p, serial_chain, on_server, start))
-        )
+        threading.Thread(target=lambda p=plan: results.append(_writer(engine, p, path, start)))
         for plan in plans
     ]
     for thread in threads:
@@ -224,14 +225,12 @@ def _run_threads(
 
 
 def _run_processes(
-    url: str, plans: list[list[list[TransferSpec]]], serial_chain: bool, on_server: bool
+    url: str, plans: list[list[list[TransferSpec]]], path: _WritePath
 ) -> tuple[float, list[_WriterStats]]:
     context = multiprocessing.get_context("fork")
     start, out = context.Barrier(len(plans) + 1), context.Queue()
     processes = [
-        context.Process(
-            target=_process_writer, args=(url, plan, serial_chain, on_server, start, out)
-        )
+        context.Process(target=_process_writer, args=(url, plan, path, start, out))
         for plan in plans
     ]
     for process in processes:
@@ -245,12 +244,13 @@ def _run_processes(
     return elapsed, results
 
 
-def _write_request(
-    connection: Connection, request: list[TransferSpec], serial_chain: bool, on_server: bool
-) -> int:
+def _write_request(connection: Connection, request: list[TransferSpec], path: _WritePath) -> int:
+    if not path.in_transaction:
+        results = submit_transfers(connection, request, on_server=path.on_server)
+        return sum(not r.ok for r in results)
     with connection.begin():
-        results = create_transfers(connection, request, on_server=on_server)
-        if serial_chain and connection.dialect.name == "postgresql":
+        results = create_transfers(connection, request, on_server=path.on_server)
+        if path.serial_chain and connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_GLOBAL_CHAIN_LOCK})")
     return sum(not r.ok for r in results)
 
@@ -269,6 +269,7 @@ def run_bench(
     check: bool = True,
     seed: int = 0,
     on_server: bool = True,
+    in_transaction: bool = False,
 ) -> BenchResult:
     """Run the benchmark on ``url`` and return its figures.
 
@@ -299,16 +300,21 @@ def run_bench(
     on_server
         Let PostgreSQL write lone transfers with its server function (the default, as the
         app does); False keeps the whole write path in Python.
+    in_transaction
+        Write each request with :func:`create_transfers` inside ``BEGIN`` ... ``COMMIT``,
+        as the app credits a visit inside its verification's transaction, rather than
+        with :func:`submit_transfers` (a request of its own). ``serial_chain`` implies it.
     """
     engine = _engine(url, writers)
+    path = _WritePath(serial_chain, on_server, in_transaction or serial_chain)
     try:
         issuance, members = _prepare(engine, accounts, reset)
         plans = _plan(writers, transfers, issuance, members, hot, seed, batch)
         if processes:
             engine.dispose()  # the children open their own connections
-            elapsed, results = _run_processes(url, plans, serial_chain, on_server)
+            elapsed, results = _run_processes(url, plans, path)
         else:
-            elapsed, results = _run_threads(engine, plans, serial_chain, on_server)
+            elapsed, results = _run_threads(engine, plans, path)
         refused = sum(r.refused for r in results)
         server = [r.server_cpu_s for r in results]
         flat = sorted(x for r in results for x in r.latencies)
@@ -372,15 +378,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write in Python on PostgreSQL too (no server function), to compare",
     )
+    parser.add_argument(
+        "--in-transaction",
+        action="store_true",
+        help="each request inside BEGIN ... COMMIT, as the app credits a verified visit",
+    )
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
 
 
 def report(
-    result: BenchResult, mode: str, serial_chain: bool, batch: int = 1, python_path: bool = False
+    result: BenchResult,
+    mode: str,
+    serial_chain: bool,
+    batch: int = 1,
+    python_path: bool = False,
+    in_transaction: bool = False,
 ) -> str:
     """Return the benchmark's printed report."""
     chain = ", global chain lock" if serial_chain else ""
+    chain += ", inside BEGIN ... COMMIT" if in_transaction or serial_chain else ""
     chain += f", {batch} per transaction" if batch > 1 else ""
     chain += ", Python write path" if python_path else ""
     lines = [
@@ -421,8 +438,18 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 check=not args.no_verify,
                 seed=args.seed,
                 on_server=not args.python_path,
+                in_transaction=args.in_transaction,
             )
         except _UsageError as error:
             parser.error(str(error))
-    print(report(result, args.mode, args.serial_chain, args.batch, args.python_path))
+    print(
+        report(
+            result,
+            args.mode,
+            args.serial_chain,
+            args.batch,
+            args.python_path,
+            args.in_transaction,
+        )
+    )
     return 0 if result.verify_ok is not False and not result.failed else 1

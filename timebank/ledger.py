@@ -83,6 +83,7 @@ __all__ = [
     "get_transfers",
     "lock_accounts",
     "open_account",
+    "submit_transfers",
     "transfer_content",
     "transfer_from_row",
     "utcnow",
@@ -916,6 +917,60 @@ def create_transfers(
     return [r for r in results if r is not None]
 
 
+def submit_transfers(
+    connection: Connection,
+    specs: Sequence[TransferSpec],
+    *,
+    now: dt.datetime | None = None,
+    on_server: bool = True,
+) -> list[TransferResult]:
+    """Create ``specs`` as a request of its own: one transaction, committed on return.
+
+    For callers with nothing else to commit together with the transfers (TigerBeetle's
+    request semantics). Outcomes are those of :func:`create_transfers`. On PostgreSQL a
+    lone posted transfer that ``tb_create_transfer`` can write is sent as one statement
+    outside a transaction block: the function is atomic, so the server commits it on its
+    own, and the request costs one round trip instead of three (``BEGIN``, the call,
+    ``COMMIT``). Everything else runs in ``connection.begin()``.
+
+    Raises
+    ------
+    ValueError
+        If ``connection`` is already in a transaction.
+    LedgerConflictError
+        As :func:`create_transfers`; nothing was committed.
+    """
+    if connection.in_transaction():
+        raise ValueError("submit_transfers commits its own transaction; the connection is in one")
+    when = as_utc(now)
+    if (
+        on_server
+        and len(specs) == 1
+        and _lone_posted(specs[0])
+        and _server_can_write(connection, specs[0])
+    ):
+        served = _submit_alone(connection, specs[0], when)
+        if served is not None:
+            return [served]
+    with connection.begin():
+        return create_transfers(connection, specs, now=when, on_server=on_server)
+
+
+def _submit_alone(
+    connection: Connection, spec: TransferSpec, now: dt.datetime
+) -> TransferResult | None:
+    """``tb_create_transfer`` in autocommit mode; None if it declined (nothing written)."""
+    restore = connection.get_execution_options().get(
+        "isolation_level", connection.default_isolation_level
+    )
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with connection.begin():  # in autocommit mode no BEGIN or COMMIT reaches the server
+            return _create_on_server(connection, spec, now)
+    finally:
+        connection.execution_options(isolation_level=restore)
+
+
 def _create_single(
     executor: Executor, spec: TransferSpec, now: dt.datetime, on_server: bool
 ) -> TransferResult | None:
@@ -927,11 +982,7 @@ def _create_single(
     nothing, whenever the full path must decide (the id exists, the transfer fails, or it
     references another).
     """
-    if spec.pending_id is not None or spec.reverses_id is not None or spec.linked:
-        return None
-    try:
-        _validate(spec)
-    except _Failed:
+    if not _lone_posted(spec):
         return None
     if on_server and _server_can_write(executor, spec):
         served = _create_on_server(executor, spec, now)
@@ -948,6 +999,17 @@ def _create_single(
         return None
     _write_entries_and_accounts(executor, batch, locked)
     return TransferResult(spec.id, Outcome.CREATED, transfer)
+
+
+def _lone_posted(spec: TransferSpec) -> bool:
+    """Whether ``spec`` is valid on its own and references no other transfer."""
+    if spec.pending_id is not None or spec.reverses_id is not None or spec.linked:
+        return False
+    try:
+        _validate(spec)
+    except _Failed:
+        return False
+    return True
 
 
 def _insert_new_statement() -> Any:

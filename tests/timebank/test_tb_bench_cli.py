@@ -16,7 +16,9 @@ def _bench(tmp_path: Path, *extra: str) -> list[str]:
     return ["bench", "--writers", "3", "--transfers", "30", "--accounts", "5", "--url", url, *extra]
 
 
-@pytest.mark.parametrize("extra", [(), ("--processes",), ("--mode", "hot"), ("--python-path",)])
+@pytest.mark.parametrize(
+    "extra", [(), ("--processes",), ("--mode", "hot"), ("--python-path",), ("--in-transaction",)]
+)
 def test_bench_writes_verifies_and_prints_postings_per_second(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...]
 ) -> None:
