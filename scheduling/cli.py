@@ -184,6 +184,11 @@ class _Progress:
         self.pending: Progress | None = None
 
     def __call__(self, p: Progress) -> None:
+        if p.phase is not None:
+            self.flush()
+            if not self.quiet:
+                print(f"[{p.elapsed_s:7.1f} s] {p.phase}", file=sys.stderr, flush=True)
+            return
         self.pending = p
         now = time.monotonic()
         if now - self.last_line >= PROGRESS_EVERY_S:

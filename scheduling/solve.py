@@ -122,24 +122,29 @@ class SolveParams:
 
 @dataclass(frozen=True)
 class Progress:
-    """One improvement of the best plan during a solve.
+    """One improvement of the best plan during a solve, or the start of a phase.
 
     Attributes
     ----------
     elapsed_s
         Seconds since the solve began.
     objective
-        The solver's objective (sixtieths of the format's cost units).
+        The solver's objective (sixtieths of the format's cost units); None before the
+        first plan.
     assigned
-        Visits served by the best plan so far.
+        Visits served by the best plan so far (0 before the first plan).
     visits
         Visits of the day.
+    phase
+        Set when the solver begins a phase before its first plan (which can take a
+        third of the time limit): what it is doing, in English, for logs.
     """
 
     elapsed_s: float
-    objective: int
+    objective: int | None
     assigned: int
     visits: int
+    phase: str | None = None
 
 
 def _check_params(params: SolveParams) -> None:
@@ -195,6 +200,12 @@ class _Watch:
 
     def solution_found(self) -> None:
         self.stall = 0
+
+    def begin(self, phase: str) -> None:
+        """Announce a phase of the work before the first plan."""
+        if self.on_progress is not None:
+            elapsed = time.monotonic() - self.t0
+            self.on_progress(Progress(elapsed, None, 0, self.visits, phase))
 
     def report(self, objective: int, assigned: int) -> None:
         if self.best is not None and objective >= self.best:
@@ -311,6 +322,7 @@ def _monitor(day: DayModel, watch: _Watch) -> None:
 def _solve_plain(day: DayModel, params: SolveParams, watch: _Watch) -> tuple[Any, str]:
     search = _search_parameters(params, max(watch.remaining(), 0.01), plain=True)
     _monitor(day, watch)
+    watch.begin("OR-Tools: path cheapest arc, then guided local search")
     name = "careroute-plain (ortools path-cheapest-arc + gls)"
     return day.routing.SolveWithParameters(search), name
 
@@ -320,22 +332,27 @@ def _first_routes(
 ) -> tuple[list[list[int]], str]:
     """A first solution's routes and how it was found."""
     if hint is not None:
+        watch.begin("repairing the previous plan")
         routes = construct(day, _hint_routes(day, hint), watch.stop_now, watch.deadline)
         return routes, "previous plan + insertion"
     if not watch.stop_now():
         iterations = None
         if params.solution_limit is not None:
             iterations = params.solution_limit * _SEED_ITERATIONS_PER_SOLUTION
+        runtime = watch.remaining() * _seed_share(day.problem)
+        watch.begin(f"seeding with PyVRP (up to {runtime:.1f} s)")
         result = _seed.seed(
             day,
             params.seed,
-            max_runtime_s=watch.remaining() * _seed_share(day.problem),
+            max_runtime_s=runtime,
             max_iterations=iterations,
             should_stop=watch.stop_now,
         )
         if result is not None:
+            watch.begin("repairing the seed: every rule, two-staff visits, the rest inserted")
             routes = construct(day, result.routes, watch.stop_now, watch.deadline)
             return routes, "pyvrp seed, repaired"
+    watch.begin("building a first plan by insertion")
     return construct(day, None, watch.stop_now, watch.deadline), "insertion"
 
 
@@ -389,6 +406,7 @@ def _solve_portfolio(
     first = _read_routes(day, routes)
     _monitor(day, watch)
     if first is None:
+        watch.begin("OR-Tools refused the routes: parallel cheapest insertion instead")
         fallback = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         search = _search_parameters(params, max(watch.remaining(), _MIN_SEARCH_S), fallback)
         found = routing.SolveWithParameters(search)
@@ -527,6 +545,7 @@ def solve(
     """
     _check_params(params)
     watch = _Watch(problem, params, on_progress, should_stop)
+    watch.begin("travel times and the routing model")
     travel = travel if travel is not None else build_travel_times(problem)
     scopes = analyse(problem, travel)
     if params.engine == "plain":

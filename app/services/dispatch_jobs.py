@@ -140,6 +140,8 @@ class _Reporter:
         self.last = -PROGRESS_INTERVAL_S
 
     def __call__(self, p: Progress, *, force: bool = False) -> None:
+        if p.phase is not None:
+            return  # the board shows the clock until the first plan; phases are for logs
         now = time.monotonic()
         if not force and now - self.last < PROGRESS_INTERVAL_S:
             return

@@ -140,9 +140,10 @@ class FakeParams:
 @dataclasses.dataclass(frozen=True)
 class FakeProgress:
     elapsed_s: float
-    objective: int
+    objective: int | None
     assigned: int
     visits: int
+    phase: str | None = None
 
 
 def fake_solver(
@@ -150,6 +151,7 @@ def fake_solver(
 ) -> None:
     def solve(problem: DayProblem, params: FakeParams, **kw: Any) -> DayPlan:
         on_progress: Callable[[FakeProgress], None] = kw["on_progress"]
+        on_progress(FakeProgress(0.0, None, 0, 8, "seeding"))
         on_progress(FakeProgress(0.1, 9000, 6, 8))
         on_progress(FakeProgress(0.2, 100, 8, 8))
         calls.append({"problem": problem, "params": params, "stop": kw["should_stop"]()})
@@ -184,7 +186,8 @@ def test_solve_writes_checks_and_reports(
     assert out.startswith(f"{out_file}: 8/8 visits assigned, travel 5313 s")
     assert ": valid (solver 0.0 s)" in out
     lines = err.splitlines()
-    assert lines[0].endswith("objective        9,000  assigned 6/8")
+    assert lines[0] == "[    0.0 s] seeding"
+    assert lines[1].endswith("objective        9,000  assigned 6/8")
     assert lines[-1].endswith("objective          100  assigned 8/8")
 
 
@@ -202,6 +205,7 @@ def test_solve_exits_1_when_the_plan_breaks_a_rule(
     assert "INVALID" in out
     assert "missing     v-07 is neither served nor listed as unassigned" in err
     assert "objective" not in err  # --quiet
+    assert "seeding" not in err
 
 
 def test_solve_with_a_malformed_day_exits_2_before_solving(

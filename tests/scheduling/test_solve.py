@@ -346,12 +346,23 @@ def test_same_plan_twice_with_a_solution_limit(small_day: DayProblem) -> None:
     assert first.solver.objective == second.solver.objective
 
 
-def test_progress_reports_improving_objectives(small_day: DayProblem) -> None:
+def test_progress_announces_phases_then_reports_improving_objectives(
+    small_day: DayProblem,
+) -> None:
     seen: list[Progress] = []
     checked(small_day, SolveParams(time_limit_s=60.0, solution_limit=15), on_progress=seen.append)
-    assert seen
-    objectives = [p.objective for p in seen]
-    assert objectives == sorted(objectives, reverse=True)
+    first_plan = next(i for i, p in enumerate(seen) if p.phase is None)
+    phases = seen[:first_plan]
+    assert [(p.phase or "").split(" (up to")[0] for p in phases] == [
+        "travel times and the routing model",
+        "seeding with PyVRP",  # then its time budget, which depends on the clock
+        "repairing the seed: every rule, two-staff visits, the rest inserted",
+    ]
+    assert all(p.objective is None and p.assigned == 0 for p in phases)
+    plans = seen[first_plan:]
+    assert all(p.phase is None for p in plans)
+    objectives = [p.objective for p in plans]
+    assert objectives == sorted(objectives, reverse=True)  # type: ignore[type-var]
     assert len(set(objectives)) == len(objectives)
     assert all(p.visits == len(small_day.visits) for p in seen)
 
