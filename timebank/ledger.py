@@ -35,7 +35,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import (
     Connection,
@@ -52,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
 from timebank.hashing import genesis_hash, timestamp_text, transfer_hash
@@ -931,7 +931,8 @@ def submit_transfers(
     lone posted transfer that ``tb_create_transfer`` can write is sent as one statement
     outside a transaction block: the function is atomic, so the server commits it on its
     own, and the request costs one round trip instead of three (``BEGIN``, the call,
-    ``COMMIT``). Everything else runs in ``connection.begin()``.
+    ``COMMIT``). Everything else (and everything with a driver other than psycopg 3)
+    runs in ``connection.begin()``.
 
     Raises
     ------
@@ -945,6 +946,7 @@ def submit_transfers(
     when = as_utc(now)
     if (
         on_server
+        and connection.dialect.driver == "psycopg"
         and len(specs) == 1
         and _lone_posted(specs[0])
         and _server_can_write(connection, specs[0])
@@ -959,16 +961,25 @@ def submit_transfers(
 def _submit_alone(
     connection: Connection, spec: TransferSpec, now: dt.datetime
 ) -> TransferResult | None:
-    """``tb_create_transfer`` in autocommit mode; None if it declined (nothing written)."""
-    restore = connection.get_execution_options().get(
-        "isolation_level", connection.default_isolation_level
-    )
-    connection.execution_options(isolation_level="AUTOCOMMIT")
+    """``tb_create_transfer`` on psycopg's own connection in autocommit mode; None if it
+    declined (nothing written).
+
+    Straight to the driver for the client's CPU: SQLAlchemy's execution context and
+    switching its isolation level for every request cost 0.07-0.10 ms of the 0.22-0.27 ms
+    per posting (16 writers). SQLAlchemy's connection is not in a transaction (the caller
+    checked) and is left as it was.
+    """
+    raw: Any = connection.connection.driver_connection
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    params = _server_params(spec, now)
+    raw.autocommit = True
     try:
-        with connection.begin():  # in autocommit mode no BEGIN or COMMIT reaches the server
-            return _create_on_server(connection, spec, now)
+        (answer,) = raw.execute(_CREATE_ON_SERVER_SQL, params).fetchone()
+    except dbapi_error as error:
+        _raise_ledger_error(DBAPIError.instance(_CREATE_ON_SERVER_SQL, params, error, dbapi_error))
     finally:
-        connection.execution_options(isolation_level=restore)
+        raw.autocommit = False
+    return _answered(spec, answer)
 
 
 def _create_single(
@@ -1109,9 +1120,13 @@ def _run_on_server(executor: Executor, sql: str, params: dict[str, Any]) -> list
             return list(executor.exec_driver_sql(sql, params))
         return list(executor.execute(_AS_TEXT[sql], params))
     except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) == _ACCOUNT_CHANGED_SQLSTATE:
-            raise LedgerConflictError("an account changed under the ledger's lock") from error
-        raise
+        _raise_ledger_error(error)
+
+
+def _raise_ledger_error(error: StatementError) -> NoReturn:
+    if getattr(error.orig, "sqlstate", None) == _ACCOUNT_CHANGED_SQLSTATE:
+        raise LedgerConflictError("an account changed under the ledger's lock") from error
+    raise error
 
 
 def _server_result(spec: TransferSpec, answer: Sequence[str | None]) -> TransferResult:
@@ -1157,8 +1172,17 @@ def _create_on_server(
     executor: Executor, spec: TransferSpec, now: dt.datetime
 ) -> TransferResult | None:
     """Write ``spec`` with ``tb_create_transfer``; None if it declined (nothing written)."""
+    ((answer,),) = _run_on_server(executor, _CREATE_ON_SERVER_SQL, _server_params(spec, now))
+    return _answered(spec, answer)
+
+
+def _answered(spec: TransferSpec, answer: Sequence[str | None]) -> TransferResult | None:
+    return None if answer[0] == "declined" else _server_result(spec, answer)
+
+
+def _server_params(spec: TransferSpec, now: dt.datetime) -> dict[str, Any]:
     assert spec.code is not None
-    params = {
+    return {
         "id": spec.id,
         "debit": spec.debit_account_id,
         "credit": spec.credit_account_id,
@@ -1169,10 +1193,6 @@ def _create_on_server(
         "credit_cap": spec.credit_cap_min,
         "now": now,
     }
-    ((answer,),) = _run_on_server(executor, _CREATE_ON_SERVER_SQL, params)
-    if answer[0] == "declined":
-        return None
-    return _server_result(spec, answer)
 
 
 # --- several lone posted transfers in one round trip (PostgreSQL) ---------------------

@@ -9,10 +9,10 @@ connection is left as it was: its next ``begin()`` is a real transaction again.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 import timebank.ledger
 from tests.timebank.conftest import T0, member, setup_bank
@@ -104,19 +104,18 @@ def test_the_connection_is_restored_when_the_call_fails(
     pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _fund(pg_engine, "a", "b")
-
-    def broken(*_args: Any) -> None:
-        raise RuntimeError("network gone")
-
+    failing = "SELECT ARRAY[CAST(1 / (%(amount)s - %(amount)s) AS text)]"
     with pg_engine.connect() as connection:
         default = connection.get_isolation_level()
         with monkeypatch.context() as patch:
-            patch.setattr(timebank.ledger, "_create_on_server", broken)
-            with pytest.raises(RuntimeError, match="network gone"):
+            patch.setattr(timebank.ledger, "_CREATE_ON_SERVER_SQL", failing)
+            with pytest.raises(DBAPIError, match="division by zero"):
                 submit_transfers(connection, [_gift("g1", *ids)])
         assert not connection.in_transaction()
         assert connection.get_isolation_level() == default
         _still_transactional(connection, ids)
+        assert submit_transfers(connection, [_gift("g1", *ids)])[0].outcome is Outcome.CREATED
+    assert _stored(pg_engine, "g1")
 
 
 def test_other_requests_commit_in_one_transaction(concurrent_engine: Engine) -> None:
