@@ -954,6 +954,7 @@ def submit_transfers(
         served = _submit_alone(connection, specs[0], when)
         if served is not None:
             return [served]
+        on_server = False  # it declined: only the Python path can write this one
     with connection.begin():
         return create_transfers(connection, specs, now=when, on_server=on_server)
 
@@ -978,7 +979,8 @@ def _submit_alone(
     except dbapi_error as error:
         _raise_ledger_error(DBAPIError.instance(_CREATE_ON_SERVER_SQL, params, error, dbapi_error))
     finally:
-        raw.autocommit = False
+        if not raw.closed:  # a lost connection is SQLAlchemy's to invalidate on next use
+            raw.autocommit = False
     return _answered(spec, answer)
 
 

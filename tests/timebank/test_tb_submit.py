@@ -8,6 +8,7 @@ connection is left as it was: its next ``begin()`` is a real transaction again.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,37 @@ def test_a_connection_inside_a_transaction_is_refused(engine: Engine) -> None:
         pytest.raises(ValueError, match="commits its own transaction"),
     ):
         submit_transfers(connection, [_gift("g1", *ids)])
+
+
+def test_a_declined_transfer_is_written_by_python_after_one_call(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    """A stored row the function cannot describe (written behind the ledger) is declined."""
+    a, b = _fund(pg_engine, "a", "b")
+    with pg_engine.begin() as connection:
+        connection.execute(
+            transfers.insert(),
+            {  # a 'single' row with an expires_at: the function answers without one
+                "id": "odd",
+                "ledger": 1,
+                "code": "gift",
+                "kind": "single",
+                "debit_account_id": a,
+                "credit_account_id": b,
+                "amount_min": 10,
+                "expires_at": T0 + dt.timedelta(hours=1),
+                "batch_id": "odd",
+                "created_at": T0,
+                "hash": "0" * 64,
+            },
+        )
+    trace = tmp_path / "libpq.trace"
+    with pg_engine.connect() as connection, trace.open("w") as out:
+        pgconn = connection.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        pgconn.trace(out.fileno())
+        (result,) = submit_transfers(connection, [_gift("odd", a, b)], now=T0)
+        pgconn.untrace()
+    assert result.outcome is Outcome.EXISTS
+    assert result.transfer is not None
+    assert result.transfer.expires_at == T0 + dt.timedelta(hours=1)
+    assert trace.read_text().count("tb_create_transfer(") == 1
