@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 from . import _seed
 from ._construct import construct
@@ -88,6 +89,12 @@ sets)."""
 _STALL_CHECKS = 20_000
 """With a solution limit, the search also ends after this many limit checks without a new
 solution: a counted (so deterministic) stop for searches that run out of moves."""
+_INSERTION_OPERATORS = (
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+)
+"""OR-Tools' operators that re-insert visits with its heuristics (see ``_for_cost_only``)."""
 
 
 @dataclass(frozen=True)
@@ -271,7 +278,12 @@ def _previous(problem: DayProblem, hint: DayPlan) -> dict[int, frozenset[int]]:
 
 
 def _search_parameters(
-    params: SolveParams, seconds: float, first: int | None = None, *, plain: bool = False
+    params: SolveParams,
+    seconds: float,
+    first: int | None = None,
+    *,
+    plain: bool = False,
+    insertion: bool = True,
 ) -> Any:
     p = pywrapcp.DefaultRoutingSearchParameters()
     p.first_solution_strategy = (
@@ -290,6 +302,9 @@ def _search_parameters(
         # the default 100 ms on a few hundred visits; cut short, it rejects valid solutions.
         p.lns_time_limit.FromMilliseconds(max(100, int(min(seconds, 5.0) * 1000)))
     p.log_search = params.log_search
+    if not insertion:
+        for name in _INSERTION_OPERATORS:
+            setattr(p.local_search_operators, name, optional_boolean_pb2.BOOL_FALSE)
     return p
 
 
@@ -431,7 +446,8 @@ def _search_and_insert(
         refilled = _refill(day, best, params, watch)
         if refilled is None:
             # Nothing more to insert: the time kept for it goes back to the search.
-            return day, _search(day, best, params, watch, watch.remaining()), name
+            day, best, insertion = _for_cost_only(day, best, params, watch)
+            return day, _search(day, best, params, watch, watch.remaining(), insertion), name
         (day, best), rounds = refilled, rounds + 1
         name = f"careroute-portfolio ({how} + ortools gls and insertion x{rounds})"
         _monitor(day, watch)
@@ -439,7 +455,14 @@ def _search_and_insert(
             return day, best, name
 
 
-def _search(day: DayModel, start: Any, params: SolveParams, watch: _Watch, seconds: float) -> Any:
+def _search(
+    day: DayModel,
+    start: Any,
+    params: SolveParams,
+    watch: _Watch,
+    seconds: float,
+    insertion: bool = True,
+) -> Any:
     """Guided local search from ``start`` for ``seconds``; ``start`` if it finds nothing
     better or there is no time.
 
@@ -449,12 +472,42 @@ def _search(day: DayModel, start: Any, params: SolveParams, watch: _Watch, secon
     seconds -= watch.overrun
     if seconds < _MIN_SEARCH_S:
         return start
-    search = _search_parameters(params, seconds)
+    search = _search_parameters(params, seconds, insertion=insertion)
     watch.search_until = time.monotonic() + seconds
     improved = day.routing.SolveFromAssignmentWithParameters(start, search)
     watch.overrun = max(watch.overrun, time.monotonic() - watch.search_until)
     watch.search_until = math.inf
     return improved if improved is not None else start
+
+
+def _for_cost_only(
+    day: DayModel, best: Any, params: SolveParams, watch: _Watch
+) -> tuple[DayModel, Any, bool]:
+    """``best`` in a fresh model without OR-Tools' insertion operators, once a care day's
+    plan serves every visit; else as it is. The last item says whether they are on.
+
+    Those operators (path LNS completed by cheapest insertion, and relocating a path with
+    insertion of the visits left out) rebuild routes with OR-Tools' heuristics, which
+    check only OR-Tools' own limit, and late. On two care days (380 and 400 visits) whose
+    plan served every visit before the last search, that search ran 1.6-3.0 s past its
+    last limit check in 13 of 24 solves, which ended at 30.1-31.1 s of 30 (perf: inside
+    the heuristics, mostly copying memory). With the operators off in a fresh model: 0 of
+    22, same plans. A fresh model with them on still overran (5 of 6 on the 380-visit
+    day). With nothing left out the search is about cost, which the other operators
+    improve. Operators are fixed when a model is closed, hence the new model.
+    """
+    if _is_vrptw(day.problem) or _assigned(day, best) < len(day.nodes.of_visit):
+        return day, best, True
+    fresh = build(day.problem, day.travel, day.scopes, day.options)
+    fresh.routing.CloseModelWithParameters(
+        _search_parameters(params, _READ_LIMIT_S, insertion=False)
+    )
+    routes = [[fresh.index(n) for n in r.nodes] for r in read_routes(day, best)]
+    read = fresh.routing.ReadAssignmentFromRoutes(routes, True)
+    if read is None:
+        return day, best, True
+    _monitor(fresh, watch)
+    return fresh, read, False
 
 
 def _refill(

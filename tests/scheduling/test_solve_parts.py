@@ -10,12 +10,22 @@ import time
 from test_solve import cg, day, hm, visit
 
 from scheduling._construct import construct
+from scheduling._extract import read_routes
 from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
 from scheduling._routing import DayModel, build
 from scheduling._timing import RouteTimer
 from scheduling.generate import generate_day
 from scheduling.problem import Break, DayProblem, Lock, Route, Stop
-from scheduling.solve import SolveParams, _search, _Watch
+from scheduling.solve import (
+    _READ_LIMIT_S,
+    SolveParams,
+    _assigned,
+    _for_cost_only,
+    _is_vrptw,
+    _search,
+    _search_parameters,
+    _Watch,
+)
 from scheduling.travel import build_travel_times
 
 
@@ -173,3 +183,51 @@ def test_a_search_stops_at_its_own_limit_and_gives_back_what_searches_overran() 
     watch.overrun = 2.5
     start = object()
     assert _search(None, start, SolveParams(), watch, 2.0) is start
+
+
+def _read(model: DayModel, params: SolveParams, leave_out: int = 0) -> object:
+    """A first assignment of ``model``: the construction's routes, less ``leave_out``
+    single-staff visits."""
+    model.routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
+    routes = construct(model)
+    singles = {n for copies in model.nodes.of_visit.values() if len(copies) == 1 for n in copies[0]}
+    out = [n for r in routes for n in r if n in singles][:leave_out]
+    indices = [[model.index(n) for n in r if n not in out] for r in routes]
+    assignment = model.routing.ReadAssignmentFromRoutes(indices, True)
+    assert assignment is not None
+    return assignment
+
+
+def _care_day(leave_out: int) -> tuple[DayModel, object, SolveParams, _Watch]:
+    problem = generate_day(40, 1)  # the construction serves all 40 visits
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    params = SolveParams(time_limit_s=60.0)
+    return model, _read(model, params, leave_out), params, _Watch(problem, params, None, None)
+
+
+def test_a_care_day_serving_every_visit_searches_on_without_insertion_operators() -> None:
+    model, best, params, watch = _care_day(leave_out=0)
+    assert _assigned(model, best) == len(model.nodes.of_visit)
+    fresh, read, insertion = _for_cost_only(model, best, params, watch)
+    assert fresh is not model
+    assert not insertion
+    assert read.ObjectiveValue() == best.ObjectiveValue()  # type: ignore[attr-defined]
+    assert read_routes(fresh, read) == read_routes(model, best)
+
+
+def test_a_care_day_with_visits_left_out_keeps_its_model_and_operators() -> None:
+    model, best, params, watch = _care_day(leave_out=1)
+    assert _assigned(model, best) == len(model.nodes.of_visit) - 1
+    assert _for_cost_only(model, best, params, watch) == (model, best, True)
+
+
+def test_a_vrptw_day_keeps_its_model_and_operators() -> None:
+    problem = day([cg("a"), cg("b")], [visit("v", 1), visit("w", 2)])
+    assert _is_vrptw(problem)  # no breaks, no work limits, no two-staff visits
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    params = SolveParams(time_limit_s=60.0)
+    best = _read(model, params)
+    watch = _Watch(problem, params, None, None)
+    assert _for_cost_only(model, best, params, watch) == (model, best, True)
