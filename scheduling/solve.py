@@ -498,12 +498,8 @@ def _for_cost_only(
     """
     if _is_vrptw(day.problem) or _assigned(day, best) < len(day.nodes.of_visit):
         return day, best, True
-    fresh = build(day.problem, day.travel, day.scopes, day.options)
-    fresh.routing.CloseModelWithParameters(
-        _search_parameters(params, _READ_LIMIT_S, insertion=False)
-    )
-    routes = [[fresh.index(n) for n in r.nodes] for r in read_routes(day, best)]
-    read = fresh.routing.ReadAssignmentFromRoutes(routes, True)
+    routes = [list(r.nodes) for r in read_routes(day, best)]
+    fresh, read = _read_into_fresh_model(day, routes, params, insertion=False)
     if read is None:
         return day, best, True
     _monitor(fresh, watch)
@@ -525,14 +521,25 @@ def _refill(
     placed = {day.nodes.visit[n] for r in routes for n in r}
     if len(placed) <= served:
         return None
-    fresh = build(day.problem, day.travel, day.scopes, day.options)
-    fresh.routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
-    read = fresh.routing.ReadAssignmentFromRoutes(
-        [[fresh.index(n) for n in r] for r in routes], True
-    )
+    fresh, read = _read_into_fresh_model(day, routes, params)
     if read is None or read.ObjectiveValue() >= assignment.ObjectiveValue():
         return None
     watch.report(int(read.ObjectiveValue()), _assigned(fresh, read))
+    return fresh, read
+
+
+def _read_into_fresh_model(
+    day: DayModel, routes: Sequence[Sequence[int]], params: SolveParams, insertion: bool = True
+) -> tuple[DayModel, Any]:
+    """A new model of ``day`` (a searched model reads no routes) and ``routes`` of visit
+    nodes read into it, or None for the assignment if it refuses them."""
+    fresh = build(day.problem, day.travel, day.scopes, day.options)
+    fresh.routing.CloseModelWithParameters(
+        _search_parameters(params, _READ_LIMIT_S, insertion=insertion)
+    )
+    read = fresh.routing.ReadAssignmentFromRoutes(
+        [[fresh.index(n) for n in r] for r in routes], True
+    )
     return fresh, read
 
 
