@@ -198,12 +198,17 @@ def _read(model: DayModel, params: SolveParams, leave_out: int = 0) -> object:
     return assignment
 
 
-def _care_day(leave_out: int) -> tuple[DayModel, object, SolveParams, _Watch]:
-    problem = generate_day(40, 1)  # the construction serves all 40 visits
+def _prepared(
+    problem: DayProblem, leave_out: int = 0
+) -> tuple[DayModel, object, SolveParams, _Watch]:
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel))
     params = SolveParams(time_limit_s=60.0)
     return model, _read(model, params, leave_out), params, _Watch(problem, params, None, None)
+
+
+def _care_day(leave_out: int) -> tuple[DayModel, object, SolveParams, _Watch]:
+    return _prepared(generate_day(40, 1), leave_out)  # the construction serves all 40 visits
 
 
 def test_a_care_day_serving_every_visit_searches_on_without_insertion_operators() -> None:
@@ -225,9 +230,5 @@ def test_a_care_day_with_visits_left_out_keeps_its_model_and_operators() -> None
 def test_a_vrptw_day_keeps_its_model_and_operators() -> None:
     problem = day([cg("a"), cg("b")], [visit("v", 1), visit("w", 2)])
     assert _is_vrptw(problem)  # no breaks, no work limits, no two-staff visits
-    travel = build_travel_times(problem)
-    model = build(problem, travel, analyse(problem, travel))
-    params = SolveParams(time_limit_s=60.0)
-    best = _read(model, params)
-    watch = _Watch(problem, params, None, None)
+    model, best, params, watch = _prepared(problem)
     assert _for_cost_only(model, best, params, watch) == (model, best, True)
