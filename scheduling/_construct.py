@@ -109,17 +109,18 @@ class Builder:
         """Cheapest feasible insertion into ``seq`` (as route ``k``) of any of the
         ``alternatives``, if one costs less than ``below``."""
         veh = self.timer.vehicles[k]
+        slack = self.timer.slack(veh, seq, self.pinned)
+        # The bound test first: on a full day it rules out most positions, whose costs
+        # are then never computed.
         order = sorted(
             (self.arc_delta(veh, seq, p, n), p, n)
             for n in alternatives
             for p in range(len(seq) + 1)
+            if self.timer.may_insert(veh, seq, slack, p, n, self.pinned)
         )
-        slack = self.timer.slack(veh, seq, self.pinned)
         for cost, p, n in order:
             if below is not None and cost >= below:
                 return None
-            if not self.timer.may_insert(veh, seq, slack, p, n, self.pinned):
-                continue
             timing = self.timer.feasible(veh, seq[:p] + [n] + seq[p:], self.pinned)
             if timing is not None:
                 return _Insertion(cost, k, p, n, timing.starts[p])
