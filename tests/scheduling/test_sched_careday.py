@@ -238,3 +238,41 @@ def test_clearing_two_routes_puts_back_a_visit_only_where_it_may_go() -> None:
     assert "pair" in on[1]
     assert "low" not in on[1], on
     assert "low" in on[0] + on[2], on
+
+
+def two_full_routes_day() -> DayProblem:
+    """A 60-minute visit ``x`` at 10:00 that only a and b may do, each busy at 10:00 and
+    10:30 with a visit as urgent; c may do only the visits a1 and b2 (skill y)."""
+    x, y, z = frozenset({"x"}), frozenset({"y"}), frozenset({"z"})
+    at = (hm(10), hm(10, 1))
+    half = (hm(10, 30), hm(10, 31))
+    return day(
+        [cg("a", 0, skills=x | y | z), cg("b", 0, skills=x | y | z), cg("c", 3, skills=y)],
+        [
+            visit("x", 1, at, duration_min=60, priority=3, skills=x),
+            visit("a1", 1, at, priority=3, skills=y),
+            visit("a2", 1, half, priority=3, skills=z),
+            visit("b1", 1, at, priority=3, skills=z),
+            visit("b2", 1, half, priority=3, skills=y),
+        ],
+        weights=Weights(continuity_miss=0),
+    )
+
+
+def test_ruin_and_recreate_serves_a_visit_whose_room_spans_two_routes() -> None:
+    # x needs a's or b's whole 10:00-11:00. Emptying one route is not enough: a2 (or b1)
+    # has nowhere to go while the other route is full, and c may take only a1 and b2.
+    # Emptying both, x takes one route, a2 and b1 the other, and c gets a1 and b2.
+    model = model_of(two_full_routes_day())
+    given = [[node(model, "a1"), node(model, "a2")], [node(model, "b1"), node(model, "b2")], []]
+    without = construct(model, given)
+    assert "x" not in [v for r in without for v in visit_ids(model, r)]
+    routes = construct(model, given, seed=0, ruin_attempts=20)
+    on = [visit_ids(model, r) for r in routes]
+    assert sorted(v for r in on for v in r) == ["a1", "a2", "b1", "b2", "x"]
+    assert sorted(on[2]) == ["a1", "b2"]
+    assert sorted(on[0] + on[1]) == ["a2", "b1", "x"]
+    timer = RouteTimer(model)
+    for k, route in enumerate(routes):
+        assert timer.feasible(timer.vehicles[k], route, {}, exact=True) is not None
+    assert construct(model, given, seed=0, ruin_attempts=20) == routes
