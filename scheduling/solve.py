@@ -10,12 +10,15 @@ reason. Two engines:
     2. routes: a previous plan (``hint``), else PyVRP's iterated local search on a
        relaxation of the day (``_seed``: exact for the VRPTW benchmarks, where it also
        removes routes one at a time; breaks and two-staff synchronisation approximated
-       on a care day), for 85 % of the time limit;
+       on a care day), for 85 % of the time limit (30 % on a care day);
     3. repair and completion by exact route timing (``_construct``, ``_timing``): routes
        that break a rule give up their least urgent visits, then visits still out are
        inserted, if need be in place of less urgent ones;
     4. OR-Tools (``_routing``, the model holding every rule) reads those routes, checks
-       them, and improves them by guided local search for the rest of the time limit.
+       them, and improves them by guided local search for the rest of the time limit;
+       in turn, while it leaves visits out, ``_construct``'s moves (ending with ruin
+       and recreate around each visit still out) insert them into its routes, which a
+       fresh model reads for the search to resume (``_refill``).
 
 ``"plain"`` (the baseline)
     The same OR-Tools model solved the way the OR-Tools documentation teaches:
