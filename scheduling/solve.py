@@ -87,7 +87,8 @@ _CARE_REFILL_SHARE = 0.3
 """The same on a care day, where the insertion includes ruin and recreate (seconds of it
 on 400 visits). Seed 1's generated 400-visit day at 30 s on the solver of this change:
 400 visits served in 3 of 6 solves at 0.3 with 300 attempts, 0 of 2 at 0.35 with 400
-(the last search cut short); the solver before it served 398-399 in 5 of 5."""
+(the last search cut short); the solver before it served 398-399 in 5 of 5. (Six more
+solves at 0.3 after the refill's read-back margin: 398-399; see docs/BENCHMARKS.md.)"""
 _RUIN_ATTEMPTS_PER_S = 10
 _RUIN_ATTEMPTS_MAX = 300
 """Ruin-and-recreate attempts of each refill: so many per second of the time limit, at
