@@ -871,16 +871,21 @@ def _insert_by_ruin(
     left = _left_out(builder, staff=1)
     near = {i: _ruin_routes(builder, i) for i in left}
     left = [i for i in left if near[i]]
+    loss = _unassigned_loss(builder)
     for attempt in range(attempts):
         if not left or _stopped(should_stop, deadline):
             return
         i = left[attempt % len(left)]
-        before = _unassigned_loss(builder)
-        saved = ([list(r) for r in builder.routes], dict(builder.pinned))
-        if _ruin_and_recreate(builder, i, near[i], rng) and _unassigned_loss(builder) < before:
+        # Only single-staff visits without a pinned start move, so the pins stay as they are.
+        saved = [list(r) for r in builder.routes]
+        if (
+            _ruin_and_recreate(builder, i, near[i], rng)
+            and (now := _unassigned_loss(builder)) < loss
+        ):
+            loss = now
             left = [j for j in _left_out(builder, staff=1) if near.get(j)]
         else:
-            builder.routes, builder.pinned = saved
+            builder.routes = saved
 
 
 def _ruin_routes(builder: Builder, i: int) -> list[int]:
@@ -889,14 +894,11 @@ def _ruin_routes(builder: Builder, i: int) -> list[int]:
     day = builder.day
     alternatives = day.nodes.of_visit[i][0]
     at = alternatives[0]
-    lo = min(day.nodes.window[n][0] for n in alternatives) - _RUIN_MARGINS_S[0]
-    hi = max(day.nodes.window[n][1] for n in alternatives) + _RUIN_MARGINS_S[0]
 
     def distance(k: int) -> tuple[int, int]:
         around = [
             day.travel_s(k, m, at)
-            for m in builder.routes[k]
-            if day.nodes.window[m][1] >= lo and day.nodes.window[m][0] <= hi
+            for m in _around(day, builder.routes[k], alternatives, _RUIN_MARGINS_S[0])
         ]
         home = day.travel_s(k, day.nodes.start_node[k], at) + _RUIN_MARGINS_S[0]
         return min(around, default=home), k
@@ -913,13 +915,11 @@ def _ruin_and_recreate(builder: Builder, i: int, near: list[int], rng: random.Ra
     alternatives = day.nodes.of_visit[i][0]
     ks = rng.sample(near, min(len(near), rng.randint(1, _RUIN_MAX)))
     margin = rng.choice(_RUIN_MARGINS_S)
-    lo = min(day.nodes.window[n][0] for n in alternatives) - margin
-    hi = max(day.nodes.window[n][1] for n in alternatives) + margin
     off = [
         m
         for k in ks
-        for m in builder.routes[k]
-        if _movable(builder, m) and day.nodes.window[m][1] >= lo and day.nodes.window[m][0] <= hi
+        for m in _around(day, builder.routes[k], alternatives, margin)
+        if _movable(builder, m)
     ]
     for k in ks:
         builder.routes[k] = [m for m in builder.routes[k] if m not in off]
@@ -929,3 +929,13 @@ def _ruin_and_recreate(builder: Builder, i: int, near: list[int], rng: random.Ra
     builder.insert(min(found, key=lambda x: x.cost))
     _regret_insert(builder, [day.nodes.visit[m] for m in off], None, None)
     return True
+
+
+def _around(
+    day: DayModel, seq: Sequence[int], alternatives: Sequence[int], margin: int
+) -> list[int]:
+    """The nodes of ``seq`` whose windows come within ``margin`` seconds of the windows of
+    ``alternatives``."""
+    lo = min(day.nodes.window[n][0] for n in alternatives) - margin
+    hi = max(day.nodes.window[n][1] for n in alternatives) + margin
+    return [m for m in seq if day.nodes.window[m][1] >= lo and day.nodes.window[m][0] <= hi]

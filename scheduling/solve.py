@@ -457,8 +457,8 @@ def _search_and_insert(
     round starts from a plan serving more visits than the one before."""
     name = f"careroute-portfolio ({how} + ortools gls)"
     rounds = 0
+    share = _REFILL_SHARE if _is_vrptw(day.problem) else _CARE_REFILL_SHARE
     while True:
-        share = _REFILL_SHARE if _is_vrptw(day.problem) else _CARE_REFILL_SHARE
         tail = min(share * params.time_limit_s, watch.remaining() / 2)
         best = _search(day, best, params, watch, max(watch.remaining() - tail, _MIN_SEARCH_S))
         refilled = _refill(day, best, params, watch)
