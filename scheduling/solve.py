@@ -49,7 +49,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
 from . import _seed
-from ._construct import construct
+from ._construct import SERVE_MORE_SLACK, construct
 from ._extract import RouteNodes, read_routes, to_plan
 from ._reasons import VisitScope, analyse
 from ._routing import COST_SCALE, DayModel, ModelOptions, build
@@ -94,6 +94,8 @@ _RUIN_ATTEMPTS_MAX = 300
 """Ruin-and-recreate attempts of each refill: so many per second of the time limit, at
 most the maximum (an attempt takes 5-20 ms on a 400-visit day). Counted, so a bounded
 solve stays deterministic."""
+_POOL_STEPS = 2000
+"""Steps of the ejection-pool walk in each refill (about 1-2 ms each on 400 visits)."""
 _REREAD_S_PER_VISIT = 0.001
 """Kept from a refill's insertion for reading its routes into a fresh model (about 0.3 s
 on 400 visits)."""
@@ -458,19 +460,27 @@ def _search_and_insert(
     name = f"careroute-portfolio ({how} + ortools gls)"
     rounds = 0
     share = _REFILL_SHARE if _is_vrptw(day.problem) else _CARE_REFILL_SHARE
+    # A refill may be dearer than the plan it came from (``SERVE_MORE_SLACK``).
+    cheapest = (day, best, name)
     while True:
         tail = min(share * params.time_limit_s, watch.remaining() / 2)
         best = _search(day, best, params, watch, max(watch.remaining() - tail, _MIN_SEARCH_S))
+        cheapest = min(cheapest, (day, best, name), key=_objective)
         refilled = _refill(day, best, params, watch)
         if refilled is None:
             # Nothing more to insert: the time kept for it goes back to the search.
             day, best, insertion = _for_cost_only(day, best, params, watch)
-            return day, _search(day, best, params, watch, watch.remaining(), insertion), name
+            best = _search(day, best, params, watch, watch.remaining(), insertion)
+            return min(cheapest, (day, best, name), key=_objective)
         (day, best), rounds = refilled, rounds + 1
         name = f"careroute-portfolio ({how} + ortools gls and insertion x{rounds})"
         _monitor(day, watch)
         if watch.stop_now() or watch.remaining() < _MIN_SEARCH_S:
-            return day, best, name
+            return min(cheapest, (day, best, name), key=_objective)
+
+
+def _objective(found: tuple[DayModel, Any, str]) -> int:
+    return int(found[1].ObjectiveValue())
 
 
 def _search(
@@ -528,21 +538,25 @@ def _refill(
     day: DayModel, assignment: Any, params: SolveParams, watch: _Watch
 ) -> tuple[DayModel, Any] | None:
     """OR-Tools' best routes with the visits it left out inserted by ``construct``'s moves
-    (relocations, clearings and ruin and recreate, which its operators do not make), read
-    into a fresh model (the searched one reads no routes) and kept only if that model
-    finds them better."""
+    (relocations, clearings, ruin and recreate and an ejection-pool walk, which its
+    operators do not make), read into a fresh model (the searched one reads no routes);
+    kept if they serve more visits and that model finds them better, or dearer by at most
+    ``SERVE_MORE_SLACK`` (the solve still returns the cheapest plan it found)."""
     served = _assigned(day, assignment)
     if served == len(day.nodes.of_visit) or watch.stop_now():
         return None
     current = [list(r.nodes) for r in read_routes(day, assignment)]
     attempts = min(int(_RUIN_ATTEMPTS_PER_S * params.time_limit_s), _RUIN_ATTEMPTS_MAX)
     until = watch.deadline - _REREAD_S_PER_VISIT * len(day.problem.visits)
-    routes = construct(day, current, watch.stop_now, until, params.seed, attempts)
+    routes = construct(day, current, watch.stop_now, until, params.seed, attempts, _POOL_STEPS)
     placed = {day.nodes.visit[n] for r in routes for n in r}
     if len(placed) <= served:
         return None
     fresh, read = _read_into_fresh_model(day, routes, params)
-    if read is None or read.ObjectiveValue() >= assignment.ObjectiveValue():
+    if read is None:
+        return None
+    bound = assignment.ObjectiveValue() * (1 + SERVE_MORE_SLACK)
+    if read.ObjectiveValue() >= bound or _assigned(fresh, read) <= served:
         return None
     watch.report(int(read.ObjectiveValue()), _assigned(fresh, read))
     return fresh, read

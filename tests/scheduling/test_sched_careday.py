@@ -276,3 +276,37 @@ def test_ruin_and_recreate_serves_a_visit_whose_room_spans_two_routes() -> None:
     for k, route in enumerate(routes):
         assert timer.feasible(timer.vehicles[k], route, {}, exact=True) is not None
     assert construct(model, given, seed=0, ruin_attempts=20) == routes
+
+
+def chain_day() -> DayProblem:
+    """A 60-minute visit ``n`` at 10:00 only a may do; a is busy then with ``p``, which
+    only a and b may do; b with ``q`` (b or c); c with ``r`` (c or d, who lives far)."""
+    n, p, q, r = (frozenset({s}) for s in "npqr")
+    at = (hm(10), hm(10, 1))
+    return day(
+        [
+            cg("a", 1, skills=n | p),
+            cg("b", 1, skills=p | q),
+            cg("c", 1, skills=q | r),
+            cg("d", 9, skills=r),
+        ],
+        [
+            visit(ident, 1, at, duration_min=60, priority=2, skills=skills)
+            for ident, skills in (("n", n), ("p", p), ("q", q), ("r", r))
+        ],
+        weights=Weights(continuity_miss=0),
+    )
+
+
+def test_ejection_pool_walk_serves_a_visit_at_the_end_of_a_chain_of_three_moves() -> None:
+    # Room for n appears only once p, q and r each move one route on: a chain longer
+    # than relocation's two steps, and ruin and recreate may ruin only a's route.
+    model = model_of(chain_day())
+    given = [[node(model, v)] for v in "pqr"] + [[]]
+    without = construct(model, given, seed=0, ruin_attempts=20)
+    assert "n" not in [v for r in without for v in visit_ids(model, r)]
+    routes = construct(model, given, seed=0, ruin_attempts=20, pool_steps=10)
+    assert [visit_ids(model, r) for r in routes] == [["n"], ["p"], ["q"], ["r"]]
+    timer = RouteTimer(model)
+    for k, route in enumerate(routes):
+        assert timer.feasible(timer.vehicles[k], route, {}, exact=True) is not None
