@@ -21,7 +21,10 @@ checked by exact route timing (``_timing``):
    continuity costs, repeating steps 2-5 after each pass for the time it frees;
 7. when asked (``ruin_attempts``), a single-staff visit still left out gets attempts of
    ruin and recreate: a few routes near it lose their visits around its time, it takes
-   a place there, and the others go back by regret wherever they fit.
+   a place there, and the others go back by regret wherever they fit;
+8. when asked (``pool_steps``), the single-staff visits still out go into an ejection
+   pool: each in turn takes a place, pushing off at most two visits near its time that
+   join the pool, until the pool is empty (see ``_insert_by_pool``).
 
 Steps 5 and 6 were measured on generated 400-visit days (seeds 0-2, three PyVRP seeds
 each, 3,000 PyVRP iterations): without them the repaired relaxation lost a reachable

@@ -310,3 +310,7 @@ def test_ejection_pool_walk_serves_a_visit_at_the_end_of_a_chain_of_three_moves(
     timer = RouteTimer(model)
     for k, route in enumerate(routes):
         assert timer.feasible(timer.vehicles[k], route, {}, exact=True) is not None
+    # n, p and q each push the next one off; r then fits on d: four steps. A walk cut
+    # short returns the routes it started from.
+    assert construct(model, given, seed=0, pool_steps=4) == routes
+    assert construct(model, given, seed=0, pool_steps=3) == without
