@@ -973,13 +973,14 @@ def _insert_by_pool(
     The visits out form a pool. A step draws one of them and puts it in its cheapest
     free place; failing that, in the route and position where pushing off at most two
     visits near its time lets it in, those joining the pool. Among such
-    ejections the step prefers, in turn: none more urgent than the visit; visits seldom
+    ejections the step prefers, in turn: fewest more urgent than the visit; visits seldom
     forced in themselves (each visit counts the steps that forced it in, so visits hard
     to place stay put and the walk does not circle); fewer; the least added cost.
 
-    The walk ignores cost, so its routes are polished once the pool is empty, and kept
-    even if they cost more than those before, by up to ``SERVE_MORE_SLACK``; else the
-    routes are those of the walk's cheapest state. Every ``_POOL_RESTART`` steps it
+    A visit that fits nowhere even so stays out. The walk ignores cost, so its routes
+    are polished once the pool is empty, and kept if they cost less than those before,
+    or, when they serve every visit that was out, more by up to ``SERVE_MORE_SLACK``;
+    else the routes are those of the walk's cheapest state. Every ``_POOL_RESTART`` steps it
     starts again from that state. Counted steps keep the walk deterministic.
     Ruin and recreate, before it, keeps only what gains at once; on a full day the room
     a visit needs can lie at the end of a chain of moves that each cost something.
@@ -990,19 +991,21 @@ def _insert_by_pool(
     forced: dict[int, int] = {}
     size = len(pool)
     best = (_unassigned_loss(builder), [list(r) for r in builder.routes])
+    stuck = False
     for step in range(steps):
         if _stopped(should_stop, deadline):
             break
         if step % _POOL_RESTART == 0 and step:
             builder.routes = [list(r) for r in best[1]]
-            pool = _left_out(builder, staff=1)
+            pool, stuck = _left_out(builder, staff=1), False
         pushed = _pool_step(builder, pool.pop(rng.randrange(len(pool))), forced)
-        if pushed is None:
-            break  # a visit that no ejection lets in
-        pool += pushed
+        # A visit that no ejection lets in stays out; the walk goes on with the others.
+        stuck = stuck or pushed is None
+        pool += pushed or []
         if not pool:
             polish(builder, lambda: None, should_stop, deadline)
-            if _unassigned_loss(builder) <= best[0] * (1 + SERVE_MORE_SLACK):
+            loss = _unassigned_loss(builder)
+            if loss < best[0] or (not stuck and loss <= best[0] * (1 + SERVE_MORE_SLACK)):
                 return
             break
         if len(pool) <= size and (loss := _unassigned_loss(builder)) < best[0]:

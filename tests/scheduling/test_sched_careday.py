@@ -19,7 +19,7 @@ from scheduling._timing import RouteTimer
 from scheduling.benchmarks.day import run_day
 from scheduling.benchmarks.report import day_table
 from scheduling.generate import generate_day
-from scheduling.problem import DayProblem, Weights
+from scheduling.problem import DayProblem, Lock, Weights
 from scheduling.solve import PLAIN_TWO_STAFF_REASON, SolveParams
 from scheduling.travel import build_travel_times
 
@@ -314,3 +314,27 @@ def test_ejection_pool_walk_serves_a_visit_at_the_end_of_a_chain_of_three_moves(
     # short returns the routes it started from.
     assert construct(model, given, seed=0, pool_steps=4) == routes
     assert construct(model, given, seed=0, pool_steps=3) == without
+
+
+def test_ejection_pool_walk_goes_on_past_a_visit_that_fits_nowhere() -> None:
+    # w may go only to e, whose 10:00 is held by l, locked there: no ejection lets w in.
+    # Whichever the walk draws first, n still reaches the end of its chain.
+    base = chain_day()
+    w = frozenset({"w"})
+    at = (hm(10), hm(10, 1))
+    problem = dataclasses.replace(
+        base,
+        caregivers=(*base.caregivers, cg("e", 1, skills=w)),
+        visits=(
+            *base.visits,
+            visit("l", 1, at, duration_min=60, skills=w),
+            visit("w", 1, at, duration_min=60, priority=2, skills=w),
+        ),
+        locks=(Lock("l", "e", hm(10)),),
+    )
+    model = model_of(problem)
+    given = [[node(model, v)] for v in "pqr"] + [[], [node(model, "l")]]
+    for seed in range(6):
+        routes = construct(model, given, seed=seed, pool_steps=20)
+        on = [visit_ids(model, r) for r in routes]
+        assert on == [["n"], ["p"], ["q"], ["r"], ["l"]], (seed, on)
