@@ -1018,13 +1018,8 @@ def _pool_step(builder: Builder, i: int, forced: dict[int, int]) -> list[int] | 
     when it fits nowhere even so."""
     day = builder.day
     alternatives = day.nodes.of_visit[i][0]
-    free = [
-        x
-        for k in day.scopes[i].allowed
-        if (x := builder.best_in_route(k, alternatives)) is not None
-    ]
-    if free:
-        builder.insert(min(free, key=lambda x: x.cost))
+    if (free := _cheapest_free(builder, alternatives[0])) is not None:
+        builder.insert(free)
         return []
     forced[i] = forced.get(i, 0) + 1
     price = builder.price[alternatives[0]]

@@ -557,9 +557,10 @@ def _refill(
     if read is None:
         return None
     bound = assignment.ObjectiveValue() * (1 + SERVE_MORE_SLACK)
-    if read.ObjectiveValue() >= bound or _assigned(fresh, read) <= served:
+    now_served = _assigned(fresh, read)
+    if read.ObjectiveValue() >= bound or now_served <= served:
         return None
-    watch.report(int(read.ObjectiveValue()), _assigned(fresh, read))
+    watch.report(int(read.ObjectiveValue()), now_served)
     return fresh, read
 
 

@@ -40,6 +40,13 @@ def visit_ids(model: DayModel, route: list[int]) -> list[str]:
     return [model.problem.visits[model.nodes.visit[n]].id for n in route]
 
 
+def assert_routes_hold(model: DayModel, routes: list[list[int]]) -> None:
+    """Each route is feasible by exact timing as its caregiver's (no pinned starts)."""
+    timer = RouteTimer(model)
+    for k, route in enumerate(routes):
+        assert timer.feasible(timer.vehicles[k], route, {}, exact=True) is not None, k
+
+
 def test_plain_engine_leaves_two_staff_visits_out_with_the_reason(tiny_day: DayProblem) -> None:
     plan = checked(tiny_day, PLAIN)
     doubles = [v.id for v in tiny_day.visits if v.staff == 2]
@@ -272,9 +279,7 @@ def test_ruin_and_recreate_serves_a_visit_whose_room_spans_two_routes() -> None:
     assert sorted(v for r in on for v in r) == ["a1", "a2", "b1", "b2", "x"]
     assert sorted(on[2]) == ["a1", "b2"]
     assert sorted(on[0] + on[1]) == ["a2", "b1", "x"]
-    timer = RouteTimer(model)
-    for k, route in enumerate(routes):
-        assert timer.feasible(timer.vehicles[k], route, {}, exact=True) is not None
+    assert_routes_hold(model, routes)
     assert construct(model, given, seed=0, ruin_attempts=20) == routes
 
 
@@ -307,9 +312,7 @@ def test_ejection_pool_walk_serves_a_visit_at_the_end_of_a_chain_of_three_moves(
     assert "n" not in [v for r in without for v in visit_ids(model, r)]
     routes = construct(model, given, seed=0, ruin_attempts=20, pool_steps=10)
     assert [visit_ids(model, r) for r in routes] == [["n"], ["p"], ["q"], ["r"]]
-    timer = RouteTimer(model)
-    for k, route in enumerate(routes):
-        assert timer.feasible(timer.vehicles[k], route, {}, exact=True) is not None
+    assert_routes_hold(model, routes)
     # n, p and q each push the next one off; r then fits on d: four steps. A walk cut
     # short returns the routes it started from.
     assert construct(model, given, seed=0, pool_steps=4) == routes
