@@ -60,6 +60,14 @@ def _int_at_least(minimum: int) -> Any:
     return parse
 
 
+def _weights(text: str) -> tuple[int, ...]:
+    parse = _int_at_least(0)
+    parts = [t.strip() for t in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected weights separated by commas, got {text!r}")
+    return tuple(parse(t) for t in parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``bench`` command."""
     p = argparse.ArgumentParser(
@@ -94,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="solver engine for the VRPTW and HHC sets ('day' always runs both)",
     )
     p.add_argument("--visits", type=_int_at_least(1), default=400, help="visits of the 'day' set")
+    p.add_argument(
+        "--continuity-weights",
+        type=_weights,
+        default=(),
+        metavar="W,W",
+        help="'day' only: also solve plain's visits with each of these costs of a "
+        "continuity miss (travel minutes; the day's own is 30)",
+    )
     p.add_argument(
         "--data-dir",
         metavar="D",
@@ -130,9 +146,13 @@ def _run(args: argparse.Namespace) -> int:
         minimise_routes=args.set in VRPTW_SETS,
         engine=args.engine,
     )
+    if args.continuity_weights and args.set != "day":
+        raise BenchmarkError("--continuity-weights: only the 'day' set takes it")
     out = _JsonOut(Path(args.json), args, limit) if args.json else None
     if args.set == "day":
-        day = run_day(args.visits, args.seed, params, _progress)
+        day = run_day(
+            args.visits, args.seed, params, _progress, continuity_weights=args.continuity_weights
+        )
         print(day_table(day))
         if out:
             out.save(day, None)
@@ -181,6 +201,7 @@ class _JsonOut:
             "solution_limit": args.solution_limit,
             "engine": args.engine if args.set != "day" else "portfolio+plain",
             "instances": args.instances,
+            "continuity_weights": list(args.continuity_weights),
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "cpu_count": os.cpu_count(),
             "load_avg_at_start": list(os.getloadavg()),

@@ -133,6 +133,7 @@ def run_day(
     params: SolveParams,
     progress: Callable[[str], None],
     engines: Sequence[str] = ENGINES,
+    continuity_weights: Sequence[int] = (),
 ) -> list[DayResult]:
     """Generate a day of ``visits`` visits with ``seed`` and solve it with each engine.
 
@@ -143,6 +144,9 @@ def run_day(
     own figure leaves out the visits hardest to reach; once with the day's weights
     (``portfolio/plain's visits``) and once with no continuity cost, as the plain model
     sees the day (``...travel only``; its plan is judged with the day's weights).
+    Each of ``continuity_weights`` adds one more such solve with that cost per
+    continuity miss (``...continuity W``): the trade between travel and keeping the
+    preferred caregiver that the day's weights fix at one point.
     """
     generated = generate_day_with_witness(visits, seed)
     problem = generated.problem
@@ -161,10 +165,13 @@ def run_day(
         results.append(result)
         if label == "plain" and "portfolio" in engines:
             same = _served_only(problem, plans["plain"])
-            no_care = replace(same, weights=replace(same.weights, continuity_miss=0))
             same_travel = build_travel_times(same)  # the weights do not change it
             runs.append((SAME_VISITS, "portfolio", same, same, same_travel))
-            runs.append((SAME_VISITS_TRAVEL_ONLY, "portfolio", no_care, same, same_travel))
+            for name, weight in [(SAME_VISITS_TRAVEL_ONLY, 0)] + [
+                (f"...continuity {w}", w) for w in continuity_weights
+            ]:
+                weighted = replace(same, weights=replace(same.weights, continuity_miss=weight))
+                runs.append((name, "portfolio", weighted, same, same_travel))
     return results
 
 

@@ -85,11 +85,22 @@ def test_cli_exits_2_on_a_malformed_instance_and_names_line_and_field(
         ["solomon", "--time-limit", "soon"],
         ["day", "--visits", "0"],
         ["solomon", "--seed", "-3"],
+        ["day", "--continuity-weights", "10,x"],
+        ["day", "--continuity-weights", "-5"],
+        ["day", "--continuity-weights", "10,,20"],
     ],
 )
 def test_cli_exits_2_on_bad_options(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "usage: python -m scheduling bench" in capsys.readouterr().err
+
+
+def test_cli_refuses_continuity_weights_outside_the_day_set(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["solomon", "--data-dir", str(data_dir), "--continuity-weights", "10"]
+    assert main(argv) == 2
+    assert "--continuity-weights: only the 'day' set" in capsys.readouterr().err
 
 
 def test_cli_solves_a_tiny_vrptw_set_end_to_end(
@@ -159,3 +170,23 @@ def test_cli_runs_both_engines_and_shows_the_witness_on_a_small_generated_day(
         assigned = sum(s["assigned"] for s in r["by_priority"].values())
         assert 0 < assigned <= 12
         assert sum(s["total"] for s in r["by_priority"].values()) == 12
+
+
+def test_cli_adds_a_solve_of_plains_visits_per_continuity_weight(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "day.json"
+    argv = ["day", "--visits", "30", "--seed", "1", "--solution-limit", "30", "--time-limit", "5"]
+    assert main([*argv, "--continuity-weights", "200", "--json", str(out)]) == 0
+    assert "...continuity 200" in capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert doc["continuity_weights"] == [200]
+    by_label = {r["engine"]: r for r in doc["results"]}
+    assert list(by_label)[-1] == "...continuity 200"
+    weighted, travel_only = by_label["...continuity 200"], by_label["...travel only"]
+    assert weighted["valid"] is True
+    plain_served = sum(s["assigned"] for s in by_label["plain"]["by_priority"].values())
+    assert weighted["visits"] == travel_only["visits"] == plain_served
+    assert weighted["assigned"] == plain_served
+    # A miss that costs more than most detours keeps the preferred caregiver more often.
+    assert weighted["continuity_rate"] > travel_only["continuity_rate"]
