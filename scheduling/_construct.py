@@ -140,9 +140,7 @@ class Builder:
         # are then never computed.
         order = sorted(
             (self.arc_delta(veh, seq, p, n), p, n)
-            for n in alternatives
-            for p in range(len(seq) + 1)
-            if self.timer.may_insert(veh, seq, slack, p, n, self.pinned)
+            for p, n in self.timer.open_positions(veh, seq, slack, alternatives, self.pinned)
         )
         for cost, p, n in order:
             if below is not None and cost >= below:

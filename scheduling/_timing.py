@@ -9,12 +9,13 @@ rule is tried next), or, when asked for exactness, in every possible placement.
 
 The insertion heuristics (``_construct``) call it for every candidate position, so it is
 plain Python on lists, with no allocation beyond the result. Most candidates fail on time
-alone: ``slack`` and ``may_insert`` refuse those in constant time from bounds that hold
+alone: ``slack`` and ``open_positions`` refuse those in constant time from bounds that hold
 whatever the breaks (on a 400-visit day the insertions run about three times faster).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -206,24 +207,40 @@ class RouteTimer:
             nxt = n
         return Slack(leave, latest)
 
-    def may_insert(
+    def open_positions(
         self,
         veh: Vehicle,
         seq: Sequence[int],
         slack: Slack,
-        p: int,
-        n: int,
+        alternatives: Sequence[int],
         pinned: dict[int, int],
-    ) -> bool:
-        """False when ``n`` at position ``p`` of ``seq`` cannot be timed at all (a
-        necessary condition only: True does not make the insertion feasible)."""
-        mat = veh.matrix
-        prev = seq[p - 1] if p > 0 else veh.start
-        nxt = seq[p] if p < len(seq) else veh.end
-        a, b = self.window(n, pinned)
-        arrival = slack.leave[p] + mat[prev][n]
-        start = a if arrival < a else arrival
-        return start <= b and start + self.service[n] + mat[n][nxt] <= slack.latest[p]
+    ) -> list[tuple[int, int]]:
+        """The (position, node) pairs of ``alternatives`` in ``seq`` that are not ruled
+        out on time alone (a necessary condition only: the insertion may still fail).
+
+        ``slack.leave`` and ``slack.latest`` never decrease along the route, so the
+        positions a node's window allows form one run, found by bisection: on a full
+        day most of a route lies outside it and is never looked at.
+        """
+        mat, leave, latest = veh.matrix, slack.leave, slack.latest
+        out: list[tuple[int, int]] = []
+        last = len(seq)
+        for n in alternatives:
+            a, b = self.window(n, pinned)
+            service = self.service[n]
+            back = mat[n]
+            # The visit starts at a or later, so it must end before latest[p]; and its
+            # caregiver leaves the stop before it at leave[p], which must not pass b.
+            first = bisect.bisect_left(latest, a + service)
+            stop = bisect.bisect_right(leave, b)
+            for p in range(first, min(stop, last + 1)):
+                prev = seq[p - 1] if p > 0 else veh.start
+                nxt = seq[p] if p < last else veh.end
+                arrival = leave[p] + mat[prev][n]
+                start = a if arrival < a else arrival
+                if start <= b and start + service + back[nxt] <= latest[p]:
+                    out.append((p, n))
+        return out
 
     def feasible(
         self, veh: Vehicle, seq: Sequence[int], pinned: dict[int, int], exact: bool = False

@@ -162,9 +162,8 @@ def test_insertion_bounds_never_refuse_a_feasible_insertion() -> None:
             if n not in seq
         ]
         for n in others:
-            for p in range(len(seq) + 1):
-                if timer.may_insert(veh, seq, slack, p, n, pinned):
-                    continue
+            kept = {p for p, m in timer.open_positions(veh, seq, slack, (n,), pinned)}
+            for p in set(range(len(seq) + 1)) - kept:
                 refused += 1
                 trial = [*seq[:p], n, *seq[p:]]
                 assert timer.feasible(veh, trial, pinned, exact=True) is None, (k, p, n)
