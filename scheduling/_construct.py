@@ -1024,11 +1024,20 @@ def _pool_step(builder: Builder, i: int, forced: dict[int, int]) -> list[int] | 
     best: tuple[tuple[int, int, int, int], int, list[int], _Insertion, tuple[int, ...]] | None = (
         None
     )
-    for k in day.scopes[i].allowed:
-        seq = builder.routes[k]
-        near = [m for m in _around(day, seq, alternatives, _POOL_MARGIN_S) if _movable(builder, m)]
-        for count in range(1, _POOL_EJECT + 1):
-            for out in itertools.combinations(near, count):
+    near = {
+        k: [
+            m
+            for m in _around(day, builder.routes[k], alternatives, _POOL_MARGIN_S)
+            if _movable(builder, m)
+        ]
+        for k in day.scopes[i].allowed
+    }
+    # Fewer visits pushed off rank first: every route's single ejections are tried before
+    # any pair, whose trials the best single one then mostly rules out.
+    for count in range(1, _POOL_EJECT + 1):
+        for k in day.scopes[i].allowed:
+            seq = builder.routes[k]
+            for out in itertools.combinations(near[k], count):
                 urgent = sum(1 for m in out if builder.price[m] > price)
                 used = sum(forced.get(day.nodes.visit[m], 0) for m in out)
                 if best is not None and (urgent, used, count) > best[0][:3]:
