@@ -19,18 +19,12 @@ checked by exact route timing (``_timing``):
    less urgent visit, which then go back wherever they fit; kept when the day gains;
 6. ``_polish`` relocates and swaps visits between routes while that lowers travel and
    continuity costs, repeating steps 2-5 after each pass for the time it frees;
-7. when asked (``pool_steps``), the single-staff visits still out go into an ejection
-   pool: each in turn takes a place, pushing off at most two visits near its time that
-   join the pool, until the pool is empty (see ``_insert_by_pool``);
-8. when asked (``ruin_attempts``), a single-staff visit still left out gets attempts of
+7. when asked (``ruin_attempts``), a single-staff visit still left out gets attempts of
    ruin and recreate: a few routes near it lose their visits around its time, it takes
-   a place there, and the others go back by regret wherever they fit.
-
-Steps 7 and 8 share what is left of the deadline, the walk first: replayed on 11
-refills saved from 30 s solves of generated 400-visit days (days 0-3), with 8 s for
-both, ruin and recreate first placed nothing in any of them and left the walk too little
-time to place anything either; the walk first placed two more visits in 2 of the 11,
-and ruin and recreate after it nothing more, even with 20 s for both.
+   a place there, and the others go back by regret wherever they fit;
+8. when asked (``pool_steps``), the single-staff visits still out go into an ejection
+   pool: each in turn takes a place, pushing off at most two visits near its time that
+   join the pool, until the pool is empty (see ``_insert_by_pool``).
 
 Steps 5 and 6 were measured on generated 400-visit days (seeds 0-2, three PyVRP seeds
 each, 3,000 PyVRP iterations): without them the repaired relaxation lost a reachable
@@ -230,8 +224,8 @@ def construct(
 
     ``initial`` routes (e.g. from a previous plan) are kept as they are, minus any node
     that makes its route infeasible; the other visits are then inserted. Visits still out
-    after that get up to ``pool_steps`` steps of an ejection-pool walk, then
-    ``ruin_attempts`` attempts of ruin and recreate, both drawn with ``seed``.
+    after that get ``ruin_attempts`` attempts of ruin and recreate, drawn with ``seed``,
+    then up to ``pool_steps`` steps of an ejection-pool walk.
     """
     timer = RouteTimer(day)
     builder = Builder(day, timer)
@@ -246,8 +240,8 @@ def construct(
         should_stop,
         deadline,
     )
-    _insert_by_pool(builder, random.Random(seed), pool_steps, should_stop, deadline)
     _insert_by_ruin(builder, random.Random(seed), ruin_attempts, should_stop, deadline)
+    _insert_by_pool(builder, random.Random(seed), pool_steps, should_stop, deadline)
     return builder.routes
 
 
@@ -986,7 +980,7 @@ def _insert_by_pool(
     or, when they serve every visit that was out, more by up to ``SERVE_MORE_SLACK``;
     else the routes are those of the walk's cheapest state. Every ``_POOL_RESTART`` steps it
     starts again from that state. Counted steps keep the walk deterministic.
-    Ruin and recreate (after it) keeps only what gains at once; on a full day the room
+    Ruin and recreate, before it, keeps only what gains at once; on a full day the room
     a visit needs can lie at the end of a chain of moves that each cost something.
     """
     pool = _left_out(builder, staff=1)
