@@ -1037,6 +1037,7 @@ def _pool_step(builder: Builder, i: int, forced: dict[int, int]) -> list[int] | 
     for count in range(1, _POOL_EJECT + 1):
         for k in day.scopes[i].allowed:
             seq = builder.routes[k]
+            before = builder.route_cost(k, seq)
             for out in itertools.combinations(near[k], count):
                 urgent = sum(1 for m in out if builder.price[m] > price)
                 used = sum(forced.get(day.nodes.visit[m], 0) for m in out)
@@ -1046,7 +1047,7 @@ def _pool_step(builder: Builder, i: int, forced: dict[int, int]) -> list[int] | 
                 ins = builder.cheapest(k, base, alternatives)
                 if ins is None:
                     continue
-                added = ins.cost + builder.route_cost(k, base) - builder.route_cost(k, seq)
+                added = ins.cost + builder.route_cost(k, base) - before
                 key = (urgent, used, count, added)
                 if best is None or key < best[0]:
                     best = (key, k, base, ins, out)

@@ -224,7 +224,7 @@ class RouteTimer:
         """
         mat, leave, latest = veh.matrix, slack.leave, slack.latest
         out: list[tuple[int, int]] = []
-        last = len(seq)
+        last = len(seq)  # leave and latest have last + 1 entries, one per gap
         for n in alternatives:
             a, b = self.window(n, pinned)
             service = self.service[n]
@@ -233,7 +233,7 @@ class RouteTimer:
             # caregiver leaves the stop before it at leave[p], which must not pass b.
             first = bisect.bisect_left(latest, a + service)
             stop = bisect.bisect_right(leave, b)
-            for p in range(first, min(stop, last + 1)):
+            for p in range(first, stop):
                 prev = seq[p - 1] if p > 0 else veh.start
                 nxt = seq[p] if p < last else veh.end
                 arrival = leave[p] + mat[prev][n]
