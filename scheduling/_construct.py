@@ -69,7 +69,7 @@ _POOL_PERTURB = 3
 """Random relocations after each step of the walk (Nagata and Bräysy's perturbation):
 they change where the room lies without losing a visit. Refills replayed from three
 states of seed 1's generated 400-visit day (390-394 visits served), 11 walks: 397-398
-visits without them (mean 397.7), 398-399 with three (398.6); on a subset of 6 walks,
+visits without them (mean 397.7), 398-399 with three (398.5); on a subset of 6 walks,
 two or six gave 398.3, three 398.5, none 397.7. A state of seed 2's day: 399 either
 way (3 walks). With the deadline those refills had in their solves (8.2-8.6 s), 9 walks
 from the seed 1 states: 397-398 visits without (3,578 in all), 396-399 with (3,583);
