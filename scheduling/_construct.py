@@ -1033,14 +1033,14 @@ def _perturb(builder: Builder, rng: random.Random, moves: int) -> None:
         movable = [m for m in builder.routes[k] if _movable(builder, m)]
         if not movable:
             continue
-        j = day.nodes.visit[rng.choice(movable)]
+        m = rng.choice(movable)
+        j = day.nodes.visit[m]
         others = [kk for kk in day.scopes[j].allowed if kk != k]
         if not others:
             continue
-        to = rng.choice(others)
-        ins = builder.best_in_route(to, day.nodes.of_visit[j][0])
+        ins = builder.best_in_route(rng.choice(others), day.nodes.of_visit[j][0])
         if ins is not None:
-            builder.routes[k] = [m for m in builder.routes[k] if day.nodes.visit[m] != j]
+            builder.routes[k].remove(m)
             builder.insert(ins)
 
 
