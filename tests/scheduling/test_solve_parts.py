@@ -17,6 +17,7 @@ from scheduling._timing import RouteTimer
 from scheduling.generate import generate_day
 from scheduling.problem import Break, DayProblem, Lock, Route, Stop
 from scheduling.solve import (
+    _POOL_STEPS,
     _READ_LIMIT_S,
     SolveParams,
     _assigned,
@@ -24,6 +25,7 @@ from scheduling.solve import (
     _is_vrptw,
     _search,
     _search_parameters,
+    _walk_steps,
     _Watch,
 )
 from scheduling.travel import build_travel_times
@@ -231,3 +233,10 @@ def test_a_vrptw_day_keeps_its_model_and_operators() -> None:
     assert _is_vrptw(problem)  # no breaks, no work limits, no two-staff visits
     model, best, params, watch = _prepared(problem)
     assert _for_cost_only(model, best, params, watch) == (model, best, True)
+
+
+def test_a_refill_walk_is_counted_only_where_the_solve_must_be_deterministic() -> None:
+    # A time-limited solve's walk ends at the refill's deadline, not after a count; one
+    # bounded by a solution count must give the same plan twice, so its walk is counted.
+    assert _walk_steps(SolveParams(time_limit_s=30.0, solution_limit=10)) == _POOL_STEPS
+    assert _walk_steps(SolveParams(time_limit_s=30.0)) > 1000 * _POOL_STEPS
