@@ -7,6 +7,10 @@
 
 const PREFIX = "careroute.";
 
+// Set by clearAll: a route fetch or an outbox answer that lands after the logout form is
+// sent, before the login page replaces this one, must not write the data back.
+let closed = false;
+
 function routeKey(userId, day) {
   return `${PREFIX}route.${userId}.${day}`;
 }
@@ -35,6 +39,7 @@ export function purge(userId, today) {
 }
 
 export function clearAll() {
+  closed = true;
   for (let i = localStorage.length - 1; i >= 0; i -= 1) {
     const key = localStorage.key(i);
     if (key && key.startsWith(PREFIX)) localStorage.removeItem(key);
@@ -42,6 +47,7 @@ export function clearAll() {
 }
 
 export function saveRoute(userId, day, route) {
+  if (closed) return;
   localStorage.setItem(routeKey(userId, day), JSON.stringify({ savedAt: Date.now(), route }));
 }
 
@@ -54,5 +60,6 @@ export function outbox(userId) {
 }
 
 export function saveOutbox(userId, actions) {
+  if (closed) return;
   localStorage.setItem(outboxKey(userId), JSON.stringify(actions));
 }

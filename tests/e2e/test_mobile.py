@@ -380,3 +380,28 @@ def test_caregiver_checks_in_and_out_and_the_board_shows_the_visit_verified(
     page.click("#m-logout button")
     page.wait_for_url(f"{live_server.url}/auth/login*")
     assert not page.evaluate("Object.keys(localStorage).some(k => k.startsWith('careroute.'))")
+
+
+def test_the_phone_stores_nothing_once_logged_out(live_server: LiveServer, browser: Any) -> None:
+    # A route fetch or an outbox answer can land after the logout form is sent and
+    # before the login page replaces the app (seen once in CI): it must not write the
+    # caregiver's data back.
+    context = phone_context(browser, (32.0, 120.9))
+    page = context.new_page()
+    page.goto(f"{live_server.url}/auth/login")
+    counts = page.evaluate(
+        """async () => {
+            const store = await import("/static/js/mobile_store.js");
+            const stored = () =>
+                Object.keys(localStorage).filter((k) => k.startsWith("careroute."));
+            store.saveRoute(7, "2026-11-27", { stops: [] });
+            store.saveOutbox(7, [{ id: "a" }]);
+            const before = stored().length;
+            store.clearAll();
+            store.saveRoute(7, "2026-11-27", { stops: [] });
+            store.saveOutbox(7, [{ id: "b" }]);
+            return [before, stored().length];
+        }"""
+    )
+    context.close()
+    assert counts == [2, 0]
