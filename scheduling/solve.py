@@ -19,7 +19,11 @@ reason. Two engines:
        in turn, while it leaves visits out, ``_construct``'s moves (ending with ruin
        and recreate around each visit still out, then an ejection-pool walk) insert
        them into its routes, which a fresh model reads for the search to resume
-       (``_refill``); the cheapest plan found is returned.
+       (``_refill``); on a care day a search ends once it has found nothing better for
+       a tenth of the time limit;
+    5. on a care day, once nothing more can be inserted: ruin and recreate on cost
+       (``_lns``) for most of the time left, read into a fresh model for a last search;
+       the cheapest plan found is returned.
 
 ``"plain"`` (the baseline)
     The same OR-Tools model solved the way the OR-Tools documentation teaches:
@@ -50,7 +54,7 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from . import _seed
+from . import _lns, _seed
 from ._construct import SERVE_MORE_SLACK, construct
 from ._extract import RouteNodes, read_routes, to_plan
 from ._reasons import VisitScope, analyse
@@ -103,6 +107,14 @@ by time alone walks until the refill's deadline instead: four refills of generat
 400-visit days saved where 2,000 steps fell short (396-397 visits in), replayed with
 four seeds each and their own deadlines (8.5-8.6 s), ended with 6,375 visits in all
 after 2,000 steps and 6,380 walking to the deadline."""
+_CARE_STALL_SHARE = 0.1
+"""On a care day (solved by time), OR-Tools' search ends when it has found no better plan
+for this share of the time limit: the refills and ruin and recreate use the time better."""
+_LNS_SEARCH_SHARE = 0.1
+"""Share of the time left after the refills that OR-Tools' search gets once ruin and
+recreate (``_lns``) has improved the plan."""
+_LNS_ATTEMPTS = 200
+"""Ruin-and-recreate attempts of a solve bounded by a solution count (deterministic)."""
 _REREAD_S_PER_VISIT = 0.001
 """Kept from a refill's insertion for reading its routes into a fresh model (about 0.3 s
 on 400 visits)."""
@@ -211,6 +223,8 @@ class _Watch:
         self.cancelled = False
         self.stall_limit = _STALL_CHECKS if params.solution_limit is not None else None
         self.stall = 0
+        self.stall_s = math.inf  # a search ends once the best plan is this old (seconds)
+        self.improved = self.t0
         self.search_until = math.inf
         self.overrun = 0.0  # the longest a search ran past its own limit so far, seconds
 
@@ -224,12 +238,14 @@ class _Watch:
         return self.cancelled or self.remaining() <= 0
 
     def search_limit(self) -> bool:
-        """``stop_now``, or a search that has stalled (only with a solution limit)."""
+        """``stop_now``, or a search that has stalled: no new solution in so many checks
+        (with a solution limit), or no better plan for ``stall_s`` seconds."""
         if self.stall_limit is not None:
             self.stall += 1
             if self.stall > self.stall_limit:
                 return True
-        return self.stop_now() or time.monotonic() > self.search_until
+        now = time.monotonic()
+        return self.stop_now() or now > self.search_until or now - self.improved > self.stall_s
 
     def solution_found(self) -> None:
         self.stall = 0
@@ -244,6 +260,7 @@ class _Watch:
         if self.best is not None and objective >= self.best:
             return
         self.best = objective
+        self.improved = time.monotonic()
         if self.on_progress is not None:
             elapsed = time.monotonic() - self.t0
             self.on_progress(Progress(elapsed, objective, assigned, self.visits))
@@ -465,6 +482,8 @@ def _search_and_insert(
     """Guided local search, then construct's insertion moves on its routes, in turn: each
     round starts from a plan serving more visits than the one before."""
     name = f"careroute-portfolio ({how} + ortools gls)"
+    if not _is_vrptw(day.problem) and params.solution_limit is None:
+        watch.stall_s = _CARE_STALL_SHARE * params.time_limit_s
     rounds = 0
     share = _REFILL_SHARE if _is_vrptw(day.problem) else _CARE_REFILL_SHARE
     # A refill may be dearer than the plan it came from (``SERVE_MORE_SLACK``).
@@ -475,8 +494,8 @@ def _search_and_insert(
         cheapest = min(cheapest, (day, best, name), key=_objective)
         refilled = _refill(day, best, params, watch)
         if refilled is None:
-            # Nothing more to insert: the time kept for it goes back to the search.
-            day, best, insertion = _for_cost_only(day, best, params, watch)
+            # Nothing more to insert: the time kept for it goes to improving the cost.
+            day, best, insertion = _improve(day, best, params, watch)
             best = _search(day, best, params, watch, watch.remaining(), insertion)
             return min(cheapest, (day, best, name), key=_objective)
         (day, best), rounds = refilled, rounds + 1
@@ -508,11 +527,34 @@ def _search(
     if seconds < _MIN_SEARCH_S:
         return start
     search = _search_parameters(params, seconds, insertion=insertion)
-    watch.search_until = time.monotonic() + seconds
+    watch.improved = time.monotonic()
+    watch.search_until = watch.improved + seconds
     improved = day.routing.SolveFromAssignmentWithParameters(start, search)
     watch.overrun = max(watch.overrun, time.monotonic() - watch.search_until)
     watch.search_until = math.inf
     return improved if improved is not None else start
+
+
+def _improve(
+    day: DayModel, best: Any, params: SolveParams, watch: _Watch
+) -> tuple[DayModel, Any, bool]:
+    """On a care day, ``best`` improved by ruin and recreate (``_lns``) and read into a
+    fresh model, leaving ``_LNS_SEARCH_SHARE`` of the time to OR-Tools' search from it;
+    else ``_for_cost_only``'s. The last item says whether insertion operators are on."""
+    if _is_vrptw(day.problem) or watch.stop_now():
+        return _for_cost_only(day, best, params, watch)
+    reserve = _LNS_SEARCH_SHARE * watch.remaining() + _REREAD_S_PER_VISIT * len(day.problem.visits)
+    attempts = _LNS_ATTEMPTS if params.solution_limit is not None else None
+    until = watch.deadline - reserve
+    plan = read_routes(day, best)
+    routes = _lns.improve(day, plan, params.seed, until, watch.stop_now, attempts)
+    insertion = _assigned(day, best) < len(day.nodes.of_visit)
+    fresh, read = _read_into_fresh_model(day, routes, params, insertion=insertion)
+    if read is None or read.ObjectiveValue() >= best.ObjectiveValue():
+        return _for_cost_only(day, best, params, watch)
+    _monitor(fresh, watch)
+    watch.report(int(read.ObjectiveValue()), _assigned(fresh, read))
+    return fresh, read, insertion
 
 
 def _for_cost_only(
