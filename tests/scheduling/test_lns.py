@@ -64,7 +64,7 @@ def test_ruin_and_recreate_may_trade_visits_only_as_the_day_s_cost_says() -> Non
     assert _cost(model, routes) < _cost(model, [list(r.nodes) for r in start])
 
 
-def test_ruin_and_recreate_leaves_two_staff_visits_where_they_were() -> None:
+def test_ruin_and_recreate_moves_two_staff_visits_as_pairs_the_model_accepts() -> None:
     model, start = _start(80, 3)
     pairs = {
         n
@@ -73,11 +73,12 @@ def test_ruin_and_recreate_leaves_two_staff_visits_where_they_were() -> None:
         for alternatives in copies
         for n in alternatives
     }
-    where = {n: r.caregiver for r in start for n in r.nodes if n in pairs}
-    assert where  # the day has two-staff visits to keep
+    before = {n: r.caregiver for r in start for n in r.nodes if n in pairs}
     routes = _improved(model, start)
-    assert {n: k for k, r in enumerate(routes) for n in r if n in pairs} == where
-    # The routes hold every rule with the pairs at the starts they had: the model reads them.
+    after = {n: k for k, r in enumerate(routes) for n in r if n in pairs}
+    assert len(after) >= len(before) > 0
+    assert after != before  # some pair went elsewhere
+    # Both staff of each pair on two routes with a common start: the model reads them.
     indices = [[model.index(n) for n in r] for r in routes]
     assert model.routing.ReadAssignmentFromRoutes(indices, True) is not None
 
