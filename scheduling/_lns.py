@@ -208,6 +208,7 @@ def improve(
     start times) until ``deadline`` or after ``attempts`` attempts."""
     builder = Builder(day, RouteTimer(day))
     if not _start_from(builder, routes):
+        builder = Builder(day, builder.timer)
         _seed_routes(builder, [r.nodes for r in routes])
     search = _Search(builder, random.Random(seed))
     best = (search.total(), [list(r) for r in builder.routes])

@@ -548,7 +548,7 @@ def _improve(
     until = watch.deadline - reserve
     plan = read_routes(day, best)
     routes = _lns.improve(day, plan, params.seed, until, watch.stop_now, attempts)
-    insertion = _assigned(day, best) < len(day.nodes.of_visit)
+    insertion = len({day.nodes.visit[n] for r in routes for n in r}) < len(day.nodes.of_visit)
     fresh, read = _read_into_fresh_model(day, routes, params, insertion=insertion)
     if read is None or read.ObjectiveValue() >= best.ObjectiveValue():
         return _for_cost_only(day, best, params, watch)
