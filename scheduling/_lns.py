@@ -203,9 +203,12 @@ def improve(
     deadline: float,
     should_stop: Callable[[], bool] | None = None,
     attempts: int | None = None,
+    on_best: Callable[[int, int], None] | None = None,
 ) -> list[list[int]]:
     """The cheapest routes ruin and recreate finds from ``routes`` (a plan's, with their
-    start times) until ``deadline`` or after ``attempts`` attempts."""
+    start times) until ``deadline`` or after ``attempts`` attempts. ``on_best`` hears of
+    each cheaper plan found: its cost (in the routing model's units, equal to the
+    objective OR-Tools gives the routes) and the visits it serves."""
     builder = Builder(day, RouteTimer(day))
     if not _start_from(builder, routes):
         builder = Builder(day, builder.timer)
@@ -226,6 +229,8 @@ def improve(
             total = search.total()
             if total < best[0]:
                 best = (total, [list(r) for r in builder.routes])
+                if on_best is not None:
+                    on_best(total, len(_placed(builder)))
     return best[1]
 
 

@@ -547,7 +547,7 @@ def _improve(
     attempts = _LNS_ATTEMPTS if params.solution_limit is not None else None
     until = watch.deadline - reserve
     plan = read_routes(day, best)
-    routes = _lns.improve(day, plan, params.seed, until, watch.stop_now, attempts)
+    routes = _lns.improve(day, plan, params.seed, until, watch.stop_now, attempts, watch.report)
     insertion = len({day.nodes.visit[n] for r in routes for n in r}) < len(day.nodes.of_visit)
     fresh, read = _read_into_fresh_model(day, routes, params, insertion=insertion)
     if read is None or read.ObjectiveValue() >= best.ObjectiveValue():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from test_solve_parts import _prepared
 
@@ -19,7 +20,14 @@ from scheduling._timing import RouteTimer
 from scheduling.check import check
 from scheduling.generate import generate_day
 from scheduling.problem import DayProblem
-from scheduling.solve import SolveParams, _assigned, _improve, _Watch, solve
+from scheduling.solve import (
+    SolveParams,
+    _assigned,
+    _improve,
+    _read_into_fresh_model,
+    _Watch,
+    solve,
+)
 
 _ATTEMPTS = 300
 
@@ -119,3 +127,21 @@ def test_a_counted_solve_of_a_care_day_is_valid_and_repeatable() -> None:
     first, second = solve(problem, params), solve(problem, params)
     assert check(problem, first).ok
     assert first.routes == second.routes
+
+
+def test_ruin_and_recreate_reports_each_cheaper_plan_in_the_model_s_units() -> None:
+    model, best, params, _ = _prepared(generate_day(60, 2))
+    heard: list[tuple[int, int]] = []
+    far = time.monotonic() + 3600.0
+    start = read_routes(model, best)
+    routes = _lns.improve(model, start, 0, far, attempts=_ATTEMPTS, on_best=_record(heard))
+    costs = [c for c, _ in heard]
+    assert len(costs) > 1
+    assert costs == sorted(costs, reverse=True)
+    assert len(set(costs)) == len(costs)  # each one cheaper than the one before
+    fresh, read = _read_into_fresh_model(model, routes, params)
+    assert heard[-1] == (read.ObjectiveValue(), len(model.nodes.of_visit))  # type: ignore[attr-defined]
+
+
+def _record(heard: list[tuple[int, int]]) -> Callable[[int, int], None]:
+    return lambda cost, served: heard.append((cost, served))
