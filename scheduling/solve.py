@@ -470,7 +470,7 @@ def _solve_portfolio(
         found = routing.SolveWithParameters(search)
         return day, found, "careroute-portfolio (ortools parallel-cheapest-insertion + gls)"
     watch.report(int(first.ObjectiveValue()), _assigned(day, first))
-    name = f"careroute-portfolio ({how} + ortools gls)"
+    name = _portfolio_name(how, 0)
     if watch.stop_now() or watch.remaining() < _MIN_SEARCH_S:
         return day, first, name
     return _search_and_insert(day, first, params, watch, how)
@@ -481,7 +481,7 @@ def _search_and_insert(
 ) -> tuple[DayModel, Any, str]:
     """Guided local search, then construct's insertion moves on its routes, in turn: each
     round starts from a plan serving more visits than the one before."""
-    name = f"careroute-portfolio ({how} + ortools gls)"
+    name = _portfolio_name(how, 0)
     if not _is_vrptw(day.problem) and params.solution_limit is None:
         watch.stall_s = _CARE_STALL_SHARE * params.time_limit_s
     rounds = 0
@@ -495,14 +495,23 @@ def _search_and_insert(
         refilled = _refill(day, best, params, watch)
         if refilled is None:
             # Nothing more to insert: the time kept for it goes to improving the cost.
+            objective = best.ObjectiveValue()
             day, best, insertion = _improve(day, best, params, watch)
+            if best.ObjectiveValue() < objective:
+                name = _portfolio_name(how, rounds, recreated=True)
             best = _search(day, best, params, watch, watch.remaining(), insertion)
             return min(cheapest, (day, best, name), key=_objective)
         (day, best), rounds = refilled, rounds + 1
-        name = f"careroute-portfolio ({how} + ortools gls and insertion x{rounds})"
+        name = _portfolio_name(how, rounds)
         _monitor(day, watch)
         if watch.stop_now() or watch.remaining() < _MIN_SEARCH_S:
             return min(cheapest, (day, best, name), key=_objective)
+
+
+def _portfolio_name(how: str, rounds: int, recreated: bool = False) -> str:
+    """The solver's name in a plan: how the first routes came, then the later stages."""
+    later = "ortools gls" + (f" and insertion x{rounds}" if rounds else "")
+    return f"careroute-portfolio ({how} + {later}{' + ruin and recreate' if recreated else ''})"
 
 
 def _objective(found: tuple[DayModel, Any, str]) -> int:

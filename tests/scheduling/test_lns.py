@@ -127,6 +127,7 @@ def test_a_counted_solve_of_a_care_day_is_valid_and_repeatable() -> None:
     first, second = solve(problem, params), solve(problem, params)
     assert check(problem, first).ok
     assert first.routes == second.routes
+    assert first.solver.name.endswith(" + ruin and recreate)")  # it found a cheaper plan
 
 
 def test_ruin_and_recreate_reports_each_cheaper_plan_in_the_model_s_units() -> None:
