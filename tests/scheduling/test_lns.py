@@ -107,6 +107,14 @@ def test_a_care_day_serving_every_visit_is_improved_and_searched_without_inserti
     assert _assigned(fresh, read) == _assigned(model, best) == len(model.nodes.of_visit)
 
 
+def test_a_care_day_with_a_visit_out_keeps_its_model_and_insertion_operators() -> None:
+    # OR-Tools' insertion operators get the time left: they may still serve the visit.
+    model, best, _, _ = _prepared(generate_day(60, 2), leave_out=1)
+    params = SolveParams(time_limit_s=60.0, solution_limit=50)
+    watch = _Watch(model.problem, params, None, None)
+    assert _improve(model, best, params, watch) == (model, best, True)
+
+
 def test_a_search_that_finds_nothing_better_for_its_stall_time_ends() -> None:
     problem: DayProblem = generate_day(20, 1)
     watch = _Watch(problem, SolveParams(time_limit_s=60.0), None, None)
