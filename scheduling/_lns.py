@@ -269,18 +269,22 @@ def _preferred_routes(day: DayModel) -> dict[int, tuple[int, ...]]:
 
 
 def _nearest_nodes(day: DayModel) -> dict[int, list[int]]:
-    """Per visit node, the ``_NEAR`` nearest visit nodes of other visits (by one mode's
-    travel times: the modes differ by speed alone)."""
+    """Per visit node, the ``_NEAR`` nearest visit nodes of other visits, by one mode's
+    travel times (a choice of where to look, not a cost)."""
     nodes = day.nodes
-    visit_nodes = np.array([n for n in range(nodes.count) if nodes.visit[n] >= 0])
-    if not len(visit_nodes):
+    visit_nodes = [n for n in range(nodes.count) if nodes.visit[n] >= 0]
+    if not visit_nodes:
         return {}
     matrix = next(iter(day.travel_by_mode.values()))
-    sub = matrix[np.ix_(visit_nodes, visit_nodes)]
-    order = np.argsort(sub, axis=1, kind="stable")
+    order = np.argsort(matrix[np.ix_(visit_nodes, visit_nodes)], axis=1, kind="stable")
     out: dict[int, list[int]] = {}
-    for row, n in enumerate(visit_nodes.tolist()):
-        own = nodes.visit[n]
-        near = [int(visit_nodes[j]) for j in order[row] if nodes.visit[visit_nodes[j]] != own]
-        out[n] = near[:_NEAR]
+    for row, n in enumerate(visit_nodes):
+        near: list[int] = []
+        for j in order[row].tolist():
+            m = visit_nodes[j]
+            if nodes.visit[m] != nodes.visit[n]:
+                near.append(m)
+                if len(near) == _NEAR:
+                    break
+        out[n] = near
     return out
