@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from ._polish import polish
 from ._routing import COST_SCALE, DayModel
-from ._timing import RouteTimer, Vehicle
+from ._timing import RouteTimer, Slack, Vehicle
 
 _PAIR_CANDIDATES = 8
 _CHAIN_ROUTES = 8
@@ -140,12 +140,19 @@ class Builder:
         return total + self.fixed
 
     def cheapest(
-        self, k: int, seq: list[int], alternatives: Sequence[int], below: int | None = None
+        self,
+        k: int,
+        seq: list[int],
+        alternatives: Sequence[int],
+        below: int | None = None,
+        slack: Slack | None = None,
     ) -> _Insertion | None:
         """Cheapest feasible insertion into ``seq`` (as route ``k``) of any of the
-        ``alternatives``, if one costs less than ``below``."""
+        ``alternatives``, if one costs less than ``below``; ``slack`` is ``seq``'s, if
+        the caller has it."""
         veh = self.timer.vehicles[k]
-        slack = self.timer.slack(veh, seq, self.pinned)
+        if slack is None:
+            slack = self.timer.slack(veh, seq, self.pinned)
         # The bound test first: on a full day it rules out most positions, whose costs
         # are then never computed.
         order = sorted(

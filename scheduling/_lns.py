@@ -43,7 +43,7 @@ import numpy as np
 from ._construct import Builder, _Insertion, _movable, _placed, _seed_routes
 from ._extract import RouteNodes
 from ._routing import COST_SCALE, DayModel
-from ._timing import RouteTimer
+from ._timing import RouteTimer, Slack
 
 _AVG_REMOVED = 10
 """The mean number of visits one ruin takes off (SISR's c-bar)."""
@@ -66,6 +66,16 @@ class _Search:
         self.preferred = _preferred_routes(day)
         self.near = _nearest_nodes(day)
         self.partner = _partners(day)
+        self.loose = {
+            n
+            for n in range(day.nodes.count)
+            if day.nodes.visit[n] >= 0
+            and (
+                not day.scopes[self.visit[n]].locked if n in self.partner else _movable(builder, n)
+            )
+        }
+        """Nodes that may be taken off: a two-staff visit's with its partner's. The pins
+        of single-staff visits are set once (a locked start), so this never changes."""
         self.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
         placed = _placed(builder)
         self.out = {i for i in day.nodes.of_visit if i not in placed and not day.scopes[i].locked}
@@ -93,17 +103,11 @@ class _Search:
         b.routes, self.cost, self.out, b.pinned = saved
         return False
 
-    def loose(self, n: int) -> bool:
-        """Whether node ``n`` may be taken off: a two-staff visit's with its partner's."""
-        if n in self.partner:
-            return not self.b.day.scopes[self.visit[n]].locked
-        return _movable(self.b, n)
-
     def ruin(self) -> tuple[set[int], list[int]]:
         """Take strings of stops off routes near a random visit; the routes and visits."""
         b, rng = self.b, self.rng
         where = {n: k for k, r in enumerate(b.routes) for n in r}
-        movable = [n for n in where if self.loose(n)]
+        movable = [n for n in where if n in self.loose]
         if not movable:
             return set(), []
         seed = rng.choice(movable)
@@ -120,7 +124,7 @@ class _Search:
             size = rng.randint(1, min(longest, len(seq)))
             p = seq.index(m)
             lo = rng.randint(max(0, p - size + 1), min(p, len(seq) - size))
-            off = [n for n in seq[lo : lo + size] if self.loose(n)]
+            off = [n for n in seq[lo : lo + size] if n in self.loose]
             for n in off:
                 if n in self.partner:
                     touched.add(self.unpair(n, where))
@@ -149,21 +153,30 @@ class _Search:
         visits.sort(key=lambda i: (day.problem.visits[i].priority, -day.problem.visits[i].staff))
         where = {n: k for k, r in enumerate(b.routes) for n in r}
         touched: set[int] = set()
+        # Each route's slack, until the route changes: most routes are tried for several
+        # visits in a row, and computing it was a third of the search's time.
+        slacks: dict[int, Slack] = {}
         for i in visits:
             if len(day.nodes.of_visit[i]) == 2:
-                touched |= self.place_pair(i, where)
+                placed = self.place_pair(i, where)
+                touched |= placed
+                for k in placed:
+                    slacks.pop(k, None)
                 continue
             alternatives = day.nodes.of_visit[i][0]
             best: _Insertion | None = None
             for k in self.candidates(i, alternatives[0], where):
+                if k not in slacks:
+                    slacks[k] = b.timer.slack(b.timer.vehicles[k], b.routes[k], b.pinned)
                 below = None if best is None else best.cost
-                ins = b.cheapest(k, b.routes[k], alternatives, below)
+                ins = b.cheapest(k, b.routes[k], alternatives, below, slacks[k])
                 if ins is not None and (best is None or ins.cost < best.cost):
                     best = ins
             if best is None:
                 self.out.add(i)
                 continue
             b.insert(best)
+            slacks.pop(best.k, None)
             where[best.node] = best.k
             touched.add(best.k)
             self.out.discard(i)
