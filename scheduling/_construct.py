@@ -167,21 +167,33 @@ class Builder:
                 return _Insertion(cost, k, p, n, timing.starts[p])
         return None
 
-    def best_in_route(self, k: int, alternatives: Sequence[int]) -> _Insertion | None:
-        """Cheapest feasible position in route ``k`` of any of the ``alternatives``."""
-        return self.cheapest(k, self.routes[k], alternatives)
+    def best_in_route(
+        self, k: int, alternatives: Sequence[int], slack: Slack | None = None
+    ) -> _Insertion | None:
+        """Cheapest feasible position in route ``k`` (whose slack is ``slack``, if the
+        caller has it) of any of the ``alternatives``."""
+        return self.cheapest(k, self.routes[k], alternatives, slack=slack)
 
     def insert(self, ins: _Insertion) -> None:
         self.routes[ins.k].insert(ins.pos, ins.node)
 
     def place_pair(
-        self, copies: tuple[tuple[int, ...], ...], allowed: Sequence[int], locked: Sequence[int]
+        self,
+        copies: tuple[tuple[int, ...], ...],
+        allowed: Sequence[int],
+        locked: Sequence[int],
+        slack: Callable[[int], Slack] | None = None,
     ) -> bool:
-        """Put a two-staff visit on two routes with a common start, in the cheapest window."""
+        """Put a two-staff visit on two routes with a common start, in the cheapest window
+        (``slack`` gives a route's slack, if the caller keeps them)."""
         best: tuple[int, _Insertion, _Insertion, int] | None = None
         must = set(locked)
         for a, b in zip(*copies, strict=True):
-            options = [ins for k in allowed if (ins := self.best_in_route(k, (a,))) is not None]
+            options = [
+                ins
+                for k in allowed
+                if (ins := self.best_in_route(k, (a,), slack(k) if slack else None)) is not None
+            ]
             options.sort(key=lambda x: x.cost)
             keep = [o for o in options if o.k in must]
             keep += [o for o in options if o.k not in must][:_PAIR_CANDIDATES]

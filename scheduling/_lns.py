@@ -77,6 +77,9 @@ class _Search:
         """Nodes that may be taken off: a two-staff visit's with its partner's. The pins
         of single-staff visits are set once (a locked start), so this never changes."""
         self.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
+        self.slacks: dict[int, Slack] = {}
+        """Each route's slack, kept until the route changes: most routes are tried for
+        several visits in a row, and computing it took a quarter of the search's time."""
         placed = _placed(builder)
         self.out = {i for i in day.nodes.of_visit if i not in placed and not day.scopes[i].locked}
 
@@ -101,7 +104,17 @@ class _Search:
         if self.total() < before + threshold:
             return True
         b.routes, self.cost, self.out, b.pinned = saved
+        for k in touched:
+            self.slacks.pop(k, None)
         return False
+
+    def slack(self, k: int) -> Slack:
+        """Route ``k``'s slack as it is now."""
+        found = self.slacks.get(k)
+        if found is None:
+            b = self.b
+            found = self.slacks[k] = b.timer.slack(b.timer.vehicles[k], b.routes[k], b.pinned)
+        return found
 
     def ruin(self) -> tuple[set[int], list[int]]:
         """Take strings of stops off routes near a random visit; the routes and visits."""
@@ -132,6 +145,7 @@ class _Search:
             for n in off:
                 del where[n]
             touched.add(k)
+            self.slacks.pop(k, None)
             removed += [self.visit[n] for n in off if self.visit[n] not in removed]
             if len(touched) >= strings:
                 break
@@ -144,6 +158,7 @@ class _Search:
         k = where[other]
         b.routes[k] = [m for m in b.routes[k] if m != other]
         del where[other], b.pinned[n], b.pinned[other]
+        self.slacks.pop(k, None)
         return k
 
     def recreate(self, visits: list[int]) -> set[int]:
@@ -153,30 +168,25 @@ class _Search:
         visits.sort(key=lambda i: (day.problem.visits[i].priority, -day.problem.visits[i].staff))
         where = {n: k for k, r in enumerate(b.routes) for n in r}
         touched: set[int] = set()
-        # Each route's slack, until the route changes: most routes are tried for several
-        # visits in a row, and computing it was a third of the search's time.
-        slacks: dict[int, Slack] = {}
         for i in visits:
             if len(day.nodes.of_visit[i]) == 2:
                 placed = self.place_pair(i, where)
                 touched |= placed
                 for k in placed:
-                    slacks.pop(k, None)
+                    self.slacks.pop(k, None)
                 continue
             alternatives = day.nodes.of_visit[i][0]
             best: _Insertion | None = None
             for k in self.candidates(i, alternatives[0], where):
-                if k not in slacks:
-                    slacks[k] = b.timer.slack(b.timer.vehicles[k], b.routes[k], b.pinned)
                 below = None if best is None else best.cost
-                ins = b.cheapest(k, b.routes[k], alternatives, below, slacks[k])
+                ins = b.cheapest(k, b.routes[k], alternatives, below, self.slack(k))
                 if ins is not None and (best is None or ins.cost < best.cost):
                     best = ins
             if best is None:
                 self.out.add(i)
                 continue
             b.insert(best)
-            slacks.pop(best.k, None)
+            self.slacks.pop(best.k, None)
             where[best.node] = best.k
             touched.add(best.k)
             self.out.discard(i)
@@ -187,7 +197,7 @@ class _Search:
         b = self.b
         copies = b.day.nodes.of_visit[i]
         scope = b.day.scopes[i]
-        if not b.place_pair(copies, scope.allowed, scope.locked):
+        if not b.place_pair(copies, scope.allowed, scope.locked, self.slack):
             self.out.add(i)
             return set()
         self.out.discard(i)
