@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._construct import Builder, _Insertion, _movable, _placed, _seed_routes
+from ._construct import Builder, _Insertion, _left_out, _movable, _placed, _seed_routes
 from ._extract import RouteNodes
 from ._routing import COST_SCALE, DayModel
 from ._timing import RouteTimer, Slack
@@ -80,8 +80,7 @@ class _Search:
         self.slacks: dict[int, Slack] = {}
         """Each route's slack, kept until the route changes: most routes are tried for
         several visits in a row, and computing it took a quarter of the search's time."""
-        placed = _placed(builder)
-        self.out = {i for i in day.nodes.of_visit if i not in placed and not day.scopes[i].locked}
+        self.out = set(_left_out(builder))
 
     def total(self) -> int:
         price = self.b.price

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from test_solve_parts import _prepared
 
 from scheduling import _lns
-from scheduling._construct import Builder
+from scheduling._construct import Builder, _unassigned_loss
 from scheduling._extract import RouteNodes, read_routes
-from scheduling._routing import COST_SCALE, DayModel
+from scheduling._routing import DayModel
 from scheduling._timing import RouteTimer
 from scheduling.check import check
 from scheduling.generate import generate_day
@@ -41,11 +41,8 @@ def _start(visits: int, seed: int) -> tuple[DayModel, list[RouteNodes]]:
 def _cost(model: DayModel, routes: list[list[int]]) -> int:
     """The day's cost in the solver's units: travel, continuity and visits left out."""
     builder = Builder(model, RouteTimer(model))
-    served = {model.nodes.visit[n] for r in routes for n in r}
-    out = sum(
-        builder.price[copies[0][0]] for i, copies in model.nodes.of_visit.items() if i not in served
-    )
-    return sum(builder.route_cost(k, r) for k, r in enumerate(routes)) + COST_SCALE * out
+    builder.routes = routes
+    return _unassigned_loss(builder)
 
 
 def _improved(model: DayModel, start: list[RouteNodes], seed: int = 0) -> list[list[int]]:
