@@ -113,6 +113,7 @@ class Builder:
         for n, (a, b) in enumerate(day.nodes.window):
             if day.nodes.visit[n] >= 0 and a == b:
                 self.pinned[n] = a
+        self._slacks: dict[int, tuple[tuple[tuple[int, ...], tuple[int, ...]], Slack]] = {}
 
     def arc_delta(self, veh: Vehicle, seq: list[int], pos: int, n: int) -> int:
         mat = veh.matrix
@@ -172,7 +173,22 @@ class Builder:
     ) -> _Insertion | None:
         """Cheapest feasible position in route ``k`` (whose slack is ``slack``, if the
         caller has it) of any of the ``alternatives``."""
+        if slack is None:
+            slack = self.route_slack(k)
         return self.cheapest(k, self.routes[k], alternatives, slack=slack)
+
+    def route_slack(self, k: int) -> Slack:
+        """Route ``k``'s slack as it is now, kept while the route and the pins of its
+        visits stay as they are: inserting a few visits tries each of them on most
+        routes, and most routes do not change from one try to the next."""
+        seq = self.routes[k]
+        key = (tuple(seq), tuple(self.pinned.get(n, -1) for n in seq))
+        kept = self._slacks.get(k)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        slack = self.timer.slack(self.timer.vehicles[k], seq, self.pinned)
+        self._slacks[k] = (key, slack)
+        return slack
 
     def insert(self, ins: _Insertion) -> None:
         self.routes[ins.k].insert(ins.pos, ins.node)

@@ -9,11 +9,11 @@ import time
 
 from test_solve import cg, day, hm, visit
 
-from scheduling._construct import construct
+from scheduling._construct import Builder, construct
 from scheduling._extract import read_routes
 from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
 from scheduling._routing import DayModel, build
-from scheduling._timing import RouteTimer
+from scheduling._timing import RouteTimer, Slack
 from scheduling.generate import generate_day
 from scheduling.problem import Break, DayProblem, Lock, Route, Stop
 from scheduling.solve import (
@@ -171,6 +171,26 @@ def test_insertion_bounds_never_refuse_a_feasible_insertion() -> None:
                 assert timer.feasible(veh, trial, pinned, exact=True) is None, (k, p, n)
             checked += len(seq) + 1
     assert refused > checked // 4  # and they do skip most of the work
+
+
+def test_a_route_s_kept_slack_follows_its_visits_and_their_pins() -> None:
+    # The same visits in the same order with one pin moved must not reuse the slack.
+    problem = day([cg("a")], [visit("v", 2), visit("w", 2, (hm(9), hm(16)))])
+    model, timer = timer_for(problem)
+    builder = Builder(model, timer)
+    v, w = model.nodes.of_visit[0][0][0], model.nodes.of_visit[1][0][0]
+    veh = timer.vehicles[0]
+
+    def fresh() -> Slack:
+        return timer.slack(veh, builder.routes[0], builder.pinned)
+
+    assert builder.route_slack(0) == fresh()
+    builder.routes[0] = [v, w]
+    assert builder.route_slack(0) == fresh()
+    builder.pinned[w] = hm(15)
+    assert builder.route_slack(0) == fresh() != timer.slack(veh, [v, w], {})
+    builder.routes[0].reverse()
+    assert builder.route_slack(0) == fresh()
 
 
 def test_a_search_stops_at_its_own_limit_and_gives_back_what_searches_overran() -> None:
