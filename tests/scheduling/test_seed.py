@@ -1,0 +1,121 @@
+"""Tests of PyVRP's relaxation of a care day (``scheduling._seed``): breaks as clients,
+every visit required first, and the neighbourhoods PyVRP searches.
+
+Hand-made days use the line of places of ``test_solve`` (5 minutes apart). PyVRP runs are
+bounded by iterations, so they are deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyvrp.search import NeighbourhoodParams, compute_neighbours
+from test_solve import cg, day, hm, visit
+
+from scheduling import _seed
+from scheduling._reasons import analyse
+from scheduling._routing import DayModel, build
+from scheduling.generate import generate_day
+from scheduling.problem import Break, DayProblem
+from scheduling.travel import build_travel_times
+
+LUNCH = Break(window=(hm(11), hm(14)), duration_s=1800)
+
+
+def model(problem: DayProblem) -> DayModel:
+    travel = build_travel_times(problem)
+    return build(problem, travel, analyse(problem, travel))
+
+
+def break_clients(relax: _seed._Relaxation) -> list[object]:
+    data = relax.data
+    return [data.client(c) for c in range(len(relax.client_nodes), data.num_clients)]
+
+
+def test_each_break_is_a_required_client_in_its_window() -> None:
+    problem = day([cg("a", breaks=(LUNCH,)), cg("b", at=9)], [visit("v", 3)])
+    relax = _seed._relaxation(model(problem))
+    (lunch,) = break_clients(relax)
+    assert (lunch.tw_early, lunch.tw_late, lunch.service_duration) == (hm(11), hm(13, 30), 1800)  # type: ignore[attr-defined]
+    assert lunch.required  # type: ignore[attr-defined]
+
+
+def test_only_its_caregiver_may_take_a_break() -> None:
+    problem = day([cg("a", breaks=(LUNCH,)), cg("b", at=5, breaks=(LUNCH,))], [visit("v", 3)])
+    m = model(problem)
+    relax = _seed._relaxation(m)
+    data = relax.data
+    into = {}
+    for t, ks in enumerate(relax.members):
+        durations = data.duration_matrix(data.vehicle_type(t).profile)
+        for k in ks:
+            into[k] = [int(durations[0, c.location]) for c in break_clients(relax)]  # type: ignore[attr-defined]
+    assert [into[0][0], into[1][1]] == [0, 0]
+    assert min(into[0][1], into[1][0]) >= _seed._BIG
+
+
+def test_every_route_starts_out_holding_its_own_breaks() -> None:
+    problem = day(
+        [cg("a", breaks=(LUNCH,)), cg("b", at=9), cg("c", at=5, breaks=(LUNCH,))],
+        [visit("v", 3)],
+    )
+    relax = _seed._relaxation(model(problem))
+    first = len(relax.client_nodes)
+    held = {relax.members[t][0]: clients for t, clients in relax.start}
+    assert held == {0: [first], 2: [first + 1]}
+
+
+def test_leaving_a_break_takes_the_mean_of_the_shortest_arcs_into_the_next_visit() -> None:
+    travel = np.array([[0, 1, 5, 9], [2, 0, 3, 9], [4, 6, 0, 9], [8, 7, 1, 0]])
+    # into node 0: arcs 2, 4, 8; into 1: 1, 6, 7; into 2: 5, 3, 1; into 3: 9, 9, 9
+    assert _seed._after_break(travel).tolist() == [4, 4, 3, 9]
+
+
+def test_break_clients_stay_out_of_the_visits_neighbourhoods() -> None:
+    """At no travel from anywhere, each break would be every visit's nearest client: with
+    PyVRP's own neighbourhoods most of a visit's neighbours are breaks."""
+    relax = _seed._relaxation(model(generate_day(200, seed=3)))
+    visits = len(relax.client_nodes)
+
+    def share_of_breaks(neighbours: dict[object, list[object]]) -> float:
+        lists = [ns for a, ns in neighbours.items() if a.idx < visits]  # type: ignore[attr-defined]
+        found = sum(1 for ns in lists for b in ns if b.idx >= visits)  # type: ignore[attr-defined]
+        return found / sum(len(ns) for ns in lists)
+
+    assert share_of_breaks(compute_neighbours(relax.data, NeighbourhoodParams())) > 0.5
+    assert share_of_breaks(_seed._neighbours(relax.data)) < 0.2
+
+
+def test_a_day_that_can_hold_every_visit_gets_them_all() -> None:
+    problem = day(
+        [cg("a", breaks=(LUNCH,)), cg("b", at=8, breaks=(LUNCH,))],
+        [visit(f"v{i}", i, (hm(8), hm(16))) for i in range(1, 11)],
+    )
+    m = model(problem)
+    result = _seed.seed(m, 0, max_runtime_s=None, max_iterations=200)
+    assert result is not None
+    assert result.feasible
+    routed = sorted(m.nodes.visit[n] for r in result.routes for n in r)
+    assert routed == list(range(10))
+
+
+def test_a_day_that_cannot_hold_every_visit_falls_back_to_prizes() -> None:
+    """Two visits at the same hour at the two ends of the line, and one caregiver: with
+    both required no plan is feasible, so the visits become optional and one is kept."""
+    at_nine = (hm(9), hm(9))
+    problem = day([cg("a", at=5)], [visit("v1", 0, at_nine), visit("v2", 11, at_nine)])
+    m = model(problem)
+    result = _seed.seed(m, 0, max_runtime_s=None, max_iterations=200)
+    assert result is not None
+    assert result.feasible
+    assert sum(len(r) for r in result.routes) == 1
+
+
+def test_on_a_day_too_big_for_a_profile_each_the_breaks_shorten_the_span(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+    problem = day([cg("a", breaks=(LUNCH,))], [visit("v", 3)])
+    relax = _seed._relaxation(model(problem))
+    assert relax.data.num_clients == len(relax.client_nodes)
+    assert relax.data.vehicle_type(0).shift_duration == hm(17) - hm(8) - 1800
