@@ -199,7 +199,7 @@ def _too_big(day: DayModel, n_loc: int) -> bool:
 @dataclass(frozen=True)
 class _Relaxation:
     data: Any
-    """Every visit required (a group of windows: one of them)."""
+    """Every visit required (a group of windows: one of them), unless ``prizes``."""
     members: list[list[int]]
     client_nodes: list[int]
     """The node of each visit client; the break clients follow them."""
@@ -207,6 +207,9 @@ class _Relaxation:
     """Client indices of the two staff of each single-window two-staff visit."""
     start: list[tuple[int, list[int]]]
     """Each vehicle type with breaks and its break clients: a first solution."""
+    prizes: bool
+    """Every visit optional at its prize from the start (a day too big for a profile per
+    caregiver)."""
 
     def with_prizes(self) -> Any:
         """``data`` with every visit optional, at its prize."""
@@ -231,9 +234,11 @@ def _relaxation(day: DayModel) -> _Relaxation:
     problem, nodes = day.problem, day.nodes
     n_nodes = nodes.count
     breaks = _breaks(day)
-    if _too_big(day, n_nodes + len(breaks)):
+    prizes = _too_big(day, n_nodes + len(breaks))
+    if prizes:
         # A break client makes its caregiver's profile its own; on a day this big the
-        # profiles are shared instead, and the breaks shorten the route's span.
+        # profiles are shared instead, the breaks shorten the route's span, and the visits
+        # have their prizes from the start (building the data takes most of the budget).
         breaks = []
     n_loc = n_nodes + len(breaks)
     allowed = _allowed(day, n_loc, breaks)
@@ -253,7 +258,7 @@ def _relaxation(day: DayModel) -> _Relaxation:
             group = None
             if len(alternatives) > 1:
                 group = len(groups)
-                groups.append(pyvrp.ClientGroup(required=True))
+                groups.append(pyvrp.ClientGroup(required=not prizes))
             for n in alternatives:
                 load = [problem.visits[i].demand] if uses_load else []
                 if uses_count:
@@ -269,7 +274,7 @@ def _relaxation(day: DayModel) -> _Relaxation:
                         tw_early=a,
                         tw_late=b,
                         prize=prize,
-                        required=group is None,
+                        required=group is None and not prizes,
                         group=group,
                     )
                 )
@@ -296,9 +301,8 @@ def _relaxation(day: DayModel) -> _Relaxation:
         for copies in nodes.of_visit.values()
         if len(copies) == 2 and len(copies[0]) == 1
     ]
-    return _Relaxation(
-        data, members, client_nodes, pairs, _break_routes(members, breaks, len(client_nodes))
-    )
+    start = _break_routes(members, breaks, len(client_nodes))
+    return _Relaxation(data, members, client_nodes, pairs, start, prizes)
 
 
 def _break_routes(
@@ -579,12 +583,16 @@ def _serve_all_first(
 ) -> tuple[Any, Any]:
     """PyVRP's best plan in ``share`` of the budget, and the data it plans: every visit
     required, unless that finds no feasible plan in ``_REQUIRED_GIVE_UP`` of the budget
-    (a day that cannot hold them all); then the visits at their prizes for the rest."""
+    (a day that cannot hold them all) or there is no time left for it; then the visits at
+    their prizes for the rest (with no time left: PyVRP's first plan, a local optimum)."""
     data = relax.data
-    stop = budget.stop(share, give_up=_REQUIRED_GIVE_UP)
-    best = _run(data, stop, seed, _with_breaks_only(data, relax))
-    if best.is_feasible() or budget.exhausted():
-        return best, data
+    if relax.prizes:
+        return _run(data, budget.stop(share), seed), data
+    if not budget.exhausted():
+        stop = budget.stop(share, give_up=_REQUIRED_GIVE_UP)
+        best = _run(data, stop, seed, _with_breaks_only(data, relax))
+        if best.is_feasible():
+            return best, data
     data = relax.with_prizes()
     stop = budget.stop(max(0.0, share - _REQUIRED_GIVE_UP))
     return _run(data, stop, seed, _with_breaks_only(data, relax)), data

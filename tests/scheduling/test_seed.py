@@ -111,7 +111,7 @@ def test_a_day_that_cannot_hold_every_visit_falls_back_to_prizes() -> None:
     assert sum(len(r) for r in result.routes) == 1
 
 
-def test_on_a_day_too_big_for_a_profile_each_the_breaks_shorten_the_span(
+def test_on_a_day_too_big_for_a_profile_each_breaks_shorten_the_span_and_visits_have_prizes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
@@ -119,3 +119,5 @@ def test_on_a_day_too_big_for_a_profile_each_the_breaks_shorten_the_span(
     relax = _seed._relaxation(model(problem))
     assert relax.data.num_clients == len(relax.client_nodes)
     assert relax.data.vehicle_type(0).shift_duration == hm(17) - hm(8) - 1800
+    assert relax.prizes
+    assert not relax.data.client(0).required
