@@ -23,7 +23,8 @@ OR-Tools model, which checks them against every rule and improves them:
   duration (waiting included) is bounded by the shift less the breaks instead;
 - visits: every one required, and optional at its prize (the cost of leaving it out)
   only if that finds no feasible plan in ``_REQUIRED_GIVE_UP`` of the budget (a day that
-  cannot hold them all). Prize-collecting, PyVRP leaves out visits that fit.
+  cannot hold them all), or from the start on a day too big for a profile per caregiver.
+  Prize-collecting, PyVRP leaves out visits that fit.
 
   Measured on generated 400-visit days (days 0-7 with solver seed 0 and day 1 with seeds
   1-4; 12 relaxations of 8.6 s, repaired by ``construct``): with the span bound and prizes
