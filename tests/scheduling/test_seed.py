@@ -7,6 +7,8 @@ bounded by iterations, so they are deterministic.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from pyvrp.search import NeighbourhoodParams, compute_neighbours
@@ -27,7 +29,7 @@ def model(problem: DayProblem) -> DayModel:
     return build(problem, travel, analyse(problem, travel))
 
 
-def break_clients(relax: _seed._Relaxation) -> list[object]:
+def break_clients(relax: _seed._Relaxation) -> list[Any]:
     data = relax.data
     return [data.client(c) for c in range(len(relax.client_nodes), data.num_clients)]
 
@@ -36,8 +38,8 @@ def test_each_break_is_a_required_client_in_its_window() -> None:
     problem = day([cg("a", breaks=(LUNCH,)), cg("b", at=9)], [visit("v", 3)])
     relax = _seed._relaxation(model(problem))
     (lunch,) = break_clients(relax)
-    assert (lunch.tw_early, lunch.tw_late, lunch.service_duration) == (hm(11), hm(13, 30), 1800)  # type: ignore[attr-defined]
-    assert lunch.required  # type: ignore[attr-defined]
+    assert (lunch.tw_early, lunch.tw_late, lunch.service_duration) == (hm(11), hm(13, 30), 1800)
+    assert lunch.required
 
 
 def test_only_its_caregiver_may_take_a_break() -> None:
@@ -49,7 +51,7 @@ def test_only_its_caregiver_may_take_a_break() -> None:
     for t, ks in enumerate(relax.members):
         durations = data.duration_matrix(data.vehicle_type(t).profile)
         for k in ks:
-            into[k] = [int(durations[0, c.location]) for c in break_clients(relax)]  # type: ignore[attr-defined]
+            into[k] = [int(durations[0, c.location]) for c in break_clients(relax)]
     assert [into[0][0], into[1][1]] == [0, 0]
     assert min(into[0][1], into[1][0]) >= _seed._BIG
 
@@ -77,9 +79,9 @@ def test_break_clients_stay_out_of_the_visits_neighbourhoods() -> None:
     relax = _seed._relaxation(model(generate_day(200, seed=3)))
     visits = len(relax.client_nodes)
 
-    def share_of_breaks(neighbours: dict[object, list[object]]) -> float:
-        lists = [ns for a, ns in neighbours.items() if a.idx < visits]  # type: ignore[attr-defined]
-        found = sum(1 for ns in lists for b in ns if b.idx >= visits)  # type: ignore[attr-defined]
+    def share_of_breaks(neighbours: dict[Any, list[Any]]) -> float:
+        lists = [ns for a, ns in neighbours.items() if a.idx < visits]
+        found = sum(1 for ns in lists for b in ns if b.idx >= visits)
         return found / sum(len(ns) for ns in lists)
 
     assert share_of_breaks(compute_neighbours(relax.data, NeighbourhoodParams())) > 0.5
