@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from pyvrp.search import NeighbourhoodParams, compute_neighbours
-from test_solve import cg, day, hm, visit
+from test_solve import cg, checked, day, hm, visit
 
 from scheduling import _seed
 from scheduling._reasons import analyse
@@ -123,3 +123,58 @@ def test_on_a_day_too_big_for_a_profile_each_breaks_shorten_the_span_and_visits_
     assert relax.data.vehicle_type(0).shift_duration == hm(17) - hm(8) - 1800
     assert relax.prizes
     assert not relax.data.client(0).required
+
+
+def test_on_a_day_too_big_for_a_profile_each_alike_caregivers_share_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Alike: mode, skills, gender, volunteer and the half for two-staff visits (index
+    parity). An exclusion or another shift no longer makes a profile of its own."""
+    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+    monkeypatch.setattr(_seed, "_MAX_OWN_PROFILE_BYTES", 0)
+    nursing = frozenset({"personal_care", "nursing"})
+    caregivers = [
+        cg("a"),
+        cg("b", at=3),
+        cg("c", at=6, shift=(hm(9), hm(17))),
+        cg("d", at=9, skills=nursing),
+    ]
+    visits = [
+        visit("v1", 2, excluded_caregivers=frozenset({"a"})),
+        visit("v2", 5),
+        visit("v3", 8, skills=frozenset({"nursing"})),
+    ]
+    relax = _seed._relaxation(model(day(caregivers, visits)))
+    profile = {
+        k: relax.data.vehicle_type(t).profile for t, ks in enumerate(relax.members) for k in ks
+    }
+    # b is in the other half, which matters only with two-staff visits (none here).
+    assert profile[0] == profile[1] == profile[2]
+    assert profile[3] != profile[0]
+
+
+def test_on_a_day_too_big_for_a_profile_each_two_staff_split_by_index_parity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+    problem = day([cg(x, at=i) for i, x in enumerate("abcd")], [visit("pair", 5, staff=2)])
+    m = model(problem)
+    allowed = _seed._allowed(m, m.nodes.count, [], coarse=True)
+    ((first,), (second,)) = m.nodes.of_visit[0]
+    assert [bool(allowed[k][first]) for k in range(4)] == [True, False, True, False]
+    assert [bool(allowed[k][second]) for k in range(4)] == [False, True, False, True]
+
+
+def test_a_plan_from_shared_profiles_still_holds_every_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shared profile lets PyVRP route a caregiver to a visit it may not serve (here
+    the client excludes "a", the nearest); the repair takes it off."""
+    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+    monkeypatch.setattr(_seed, "_MAX_OWN_PROFILE_BYTES", 0)
+    caregivers = [cg("a", at=2), cg("b", at=9), cg("c", at=4)]
+    visits = [visit("v1", 2, excluded_caregivers=frozenset({"a"})), visit("v2", 8)]
+    plan = checked(day(caregivers, visits))
+    served_by = {s.visit_id: r.caregiver_id for r in plan.routes for s in r.stops}
+    assert set(served_by) == {"v1", "v2"}
+    assert served_by["v1"] != "a"
