@@ -136,6 +136,8 @@ def _allowed(
             if copy < len(scope.locked):
                 ks = [scope.locked[copy]]
             elif len(copies) == 2 and len(scope.locked) == 0:
+                # With every eligible caregiver in one half, a class may get both staff,
+                # and PyVRP may route them together; the repair then places the pair.
                 ks = halves[copy] if coarse and all(halves) else free[copy::2]
             else:
                 ks = free

@@ -153,10 +153,7 @@ def test_on_a_day_too_big_for_a_profile_each_alike_caregivers_share_one(
     assert profile[3] != profile[0]
 
 
-def test_on_a_day_too_big_for_a_profile_each_two_staff_split_by_index_parity(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+def test_on_a_day_too_big_for_a_profile_each_two_staff_split_by_index_parity() -> None:
     problem = day([cg(x, at=i) for i, x in enumerate("abcd")], [visit("pair", 5, staff=2)])
     m = model(problem)
     allowed = _seed._allowed(m, m.nodes.count, [], coarse=True)
