@@ -175,3 +175,19 @@ def test_a_plan_from_shared_profiles_still_holds_every_rule(
     served_by = {s.visit_id: r.caregiver_id for r in plan.routes for s in r.stops}
     assert set(served_by) == {"v1", "v2"}
     assert served_by["v1"] != "a"
+
+
+def test_a_generated_day_solved_with_shared_profiles_holds_every_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two-staff visits, breaks, skills, gender, exclusions and volunteers, with the
+    caregivers sharing profiles by class."""
+    problem = generate_day(100, seed=2)
+    m = model(problem)
+    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+    own = _seed._relaxation(m).data.num_profiles
+    monkeypatch.setattr(_seed, "_MAX_OWN_PROFILE_BYTES", 0)
+    assert _seed._relaxation(m).data.num_profiles < own
+    plan = checked(problem)
+    served = {s.visit_id for r in plan.routes for s in r.stops}
+    assert any(v.id in served for v in problem.visits if v.staff == 2)
