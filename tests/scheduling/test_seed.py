@@ -18,7 +18,7 @@ from scheduling import _seed
 from scheduling._reasons import analyse
 from scheduling._routing import DayModel, build
 from scheduling.generate import generate_day
-from scheduling.problem import Break, DayProblem
+from scheduling.problem import Break, DayProblem, Lock
 from scheduling.travel import build_travel_times
 
 LUNCH = Break(window=(hm(11), hm(14)), duration_s=1800)
@@ -175,6 +175,21 @@ def test_a_plan_from_shared_profiles_still_holds_every_rule(
     served_by = {s.visit_id: r.caregiver_id for r in plan.routes for s in r.stops}
     assert set(served_by) == {"v1", "v2"}
     assert served_by["v1"] != "a"
+
+
+def test_a_lock_holds_when_the_locked_caregiver_shares_a_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The class's profile lets PyVRP give the locked visit to a classmate nearer to it;
+    the repair takes it off, and it goes back to the caregiver it is locked to."""
+    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+    monkeypatch.setattr(_seed, "_MAX_OWN_PROFILE_BYTES", 0)
+    caregivers = [cg("near", at=2), cg("b", at=9), cg("far", at=10)]
+    problem = day(caregivers, [visit("v1", 2), visit("v2", 3)], locks=[Lock("v1", "far")])
+    plan = checked(problem)
+    served_by = {s.visit_id: r.caregiver_id for r in plan.routes for s in r.stops}
+    assert served_by["v1"] == "far"
+    assert "v2" in served_by
 
 
 def test_a_generated_day_solved_with_shared_profiles_holds_every_rule(
