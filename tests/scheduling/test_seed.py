@@ -125,6 +125,29 @@ def test_on_a_day_too_big_for_a_profile_each_breaks_shorten_the_span_and_visits_
     assert not relax.data.client(0).required
 
 
+def test_own_profiles_carry_continuity_on_a_day_too_big_for_break_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_seed, "_MAX_PROFILE_BYTES", 0)
+    problem = day(
+        [cg("a"), cg("b", at=9)],
+        [visit("v1", 3, preferred_caregivers=("b",)), visit("v2", 6)],
+    )
+    relax = _seed._relaxation(model(problem))
+    data = relax.data
+    profile = {ks[0]: data.vehicle_type(t).profile for t, ks in enumerate(relax.members)}
+    v1, v2 = (data.client(c).location for c in range(2))
+
+    def miss_cost(k: int, frm: int, to: int) -> int:
+        distance = np.asarray(data.distance_matrix(profile[k]))[frm, to]
+        duration = np.asarray(data.duration_matrix(profile[k]))[frm, to]
+        return int(distance - duration)
+
+    assert miss_cost(0, v2, v1) > 0
+    assert miss_cost(1, v2, v1) == 0
+    assert miss_cost(0, v1, v2) == miss_cost(1, v1, v2) == 0
+
+
 def test_on_a_day_too_big_for_a_profile_each_alike_caregivers_share_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
