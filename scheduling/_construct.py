@@ -1060,12 +1060,22 @@ def _insert_by_pool(
 
 def _perturb(builder: Builder, rng: random.Random, moves: int) -> None:
     """Make ``moves`` random draws of a movable visit and another route it may go to;
-    the visit moves to its cheapest feasible place there, if any, whatever the cost."""
+    the visit moves to its cheapest feasible place there, if any, whatever the cost.
+
+    When repairing a previous plan, a visit still with a caregiver who served it there
+    stays: each such draw changes someone's day, which the dispatcher pays for, and a
+    repair's short limit leaves no time to undo it. On seed 3's generated 400-visit day
+    the walk's draws had moved 39 of 389 other visits (9 without them)."""
     day = builder.day
+    previous = day.options.previous
     routes = [k for k, seq in enumerate(builder.routes) if seq]
     for _ in range(moves if routes else 0):
         k = rng.choice(routes)
-        movable = [m for m in builder.routes[k] if _movable(builder, m)]
+        movable = [
+            m
+            for m in builder.routes[k]
+            if _movable(builder, m) and k not in previous.get(day.nodes.visit[m], ())
+        ]
         if not movable:
             continue
         m = rng.choice(movable)

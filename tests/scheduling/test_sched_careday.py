@@ -15,7 +15,7 @@ from test_solve import FAST, cg, checked, day, hm, reason, served_by, visit
 
 from scheduling._construct import Builder, _clear_into, _perturb, construct
 from scheduling._reasons import analyse
-from scheduling._routing import DayModel, build
+from scheduling._routing import DayModel, ModelOptions, build
 from scheduling._timing import RouteTimer
 from scheduling.benchmarks.day import run_day
 from scheduling.benchmarks.report import day_table
@@ -331,6 +331,22 @@ def test_pool_perturbation_moves_visits_and_loses_none() -> None:
     on = [visit_ids(model, r) for r in builder.routes]
     assert on == [["n"], ["p"], [], ["r"]]
     assert_routes_hold(model, builder.routes)
+
+
+def test_pool_perturbation_in_a_repair_leaves_visits_with_their_previous_caregiver() -> None:
+    # As above, r is the one visit that can move, but in a repair it moves only when the
+    # previous plan had it elsewhere: moving it away from c would change c's day.
+    problem = chain_day()
+    r = next(i for i, v in enumerate(problem.visits) if v.id == "r")
+    travel = build_travel_times(problem)
+    for before, moves in ((2, False), (3, True)):
+        options = ModelOptions(moved_cost=1800, previous={r: frozenset({before})})
+        model = build(problem, travel, analyse(problem, travel), options)
+        builder = Builder(model, RouteTimer(model))
+        builder.routes = [[node(model, "n")], [node(model, "p")], [node(model, "r")], []]
+        _perturb(builder, random.Random(0), 30)
+        on = [visit_ids(model, route) for route in builder.routes]
+        assert on == ([["n"], ["p"], [], ["r"]] if moves else [["n"], ["p"], ["r"], []])
 
 
 def test_ejection_pool_walk_goes_on_past_a_visit_that_fits_nowhere() -> None:
