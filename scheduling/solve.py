@@ -116,8 +116,9 @@ recreate (``_lns``) has improved the plan."""
 _LNS_ATTEMPTS = 200
 """Ruin-and-recreate attempts of a solve bounded by a solution count (deterministic)."""
 _REREAD_S_PER_VISIT = 0.001
-"""Kept from a refill's insertion for reading its routes into a fresh model (about 0.3 s
-on 400 visits)."""
+"""Kept from a refill's insertion or ruin and recreate for reading their routes into a
+fresh model, until a read has been timed (``_Watch.read_s``): about 0.3 s on 400 visits
+where it was measured, 0.6-0.7 s on a slower machine."""
 _LIMIT_BACKSTOP_S = 1.0
 _WRAP_UP_S_PER_VISIT = 0.001
 _CARE_WRAP_UP_S_PER_VISIT = 0.002
@@ -227,6 +228,8 @@ class _Watch:
         self.improved = self.t0
         self.search_until = math.inf
         self.overrun = 0.0  # the longest a search ran past its own limit so far, seconds
+        # The longest read of routes into a fresh model so far, seconds (an estimate before).
+        self.read_s = _REREAD_S_PER_VISIT * len(problem.visits)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -461,7 +464,10 @@ def _solve_portfolio(
     # The model's time limit also bounds reading the routes back, which must not fail
     # for lack of time: reading is cheap next to losing the whole first solution.
     routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
+    t0 = time.monotonic()
     first = _read_routes(day, routes)
+    # A fresh model's read takes longer (the model is built too): a first estimate.
+    watch.read_s = max(watch.read_s, time.monotonic() - t0)
     _monitor(day, watch)
     if first is None:
         watch.begin("OR-Tools refused the routes: parallel cheapest insertion instead")
@@ -558,13 +564,16 @@ def _improve(
     served 58 of 58 visits with them and 57 with ruin and recreate in their place)."""
     if _is_vrptw(day.problem) or watch.stop_now() or _assigned(day, best) < len(day.nodes.of_visit):
         return _for_cost_only(day, best, params, watch)
-    reserve = _LNS_SEARCH_SHARE * watch.remaining() + _REREAD_S_PER_VISIT * len(day.problem.visits)
+    reserve = _LNS_SEARCH_SHARE * watch.remaining() + watch.read_s
     attempts = _LNS_ATTEMPTS if params.solution_limit is not None else None
     until = watch.deadline - reserve
     plan = read_routes(day, best)
     routes = _lns.improve(day, plan, params.seed, until, watch.stop_now, attempts, watch.report)
+    if routes == [list(r.nodes) for r in plan]:
+        # Nothing cheaper: one read, not two (that read alone took 0.6 s on 400 visits).
+        return _for_cost_only(day, best, params, watch)
     insertion = len({day.nodes.visit[n] for r in routes for n in r}) < len(day.nodes.of_visit)
-    fresh, read = _read_into_fresh_model(day, routes, params, insertion=insertion)
+    fresh, read = _read_into_fresh_model(day, routes, params, watch, insertion=insertion)
     if read is None or read.ObjectiveValue() >= best.ObjectiveValue():
         return _for_cost_only(day, best, params, watch)
     _monitor(fresh, watch)
@@ -588,10 +597,14 @@ def _for_cost_only(
     day). With nothing left out the search is about cost, which the other operators
     improve. Operators are fixed when a model is closed, hence the new model.
     """
-    if _is_vrptw(day.problem) or _assigned(day, best) < len(day.nodes.of_visit):
+    if (
+        _is_vrptw(day.problem)
+        or _assigned(day, best) < len(day.nodes.of_visit)
+        or watch.remaining() < watch.read_s + _MIN_SEARCH_S  # no time to read and search
+    ):
         return day, best, True
     routes = [list(r.nodes) for r in read_routes(day, best)]
-    fresh, read = _read_into_fresh_model(day, routes, params, insertion=False)
+    fresh, read = _read_into_fresh_model(day, routes, params, watch, insertion=False)
     if read is None:
         return day, best, True
     _monitor(fresh, watch)
@@ -611,13 +624,13 @@ def _refill(
         return None
     current = [list(r.nodes) for r in read_routes(day, assignment)]
     attempts = min(int(_RUIN_ATTEMPTS_PER_S * params.time_limit_s), _RUIN_ATTEMPTS_MAX)
-    until = watch.deadline - _REREAD_S_PER_VISIT * len(day.problem.visits)
+    until = watch.deadline - watch.read_s
     steps = _walk_steps(params)
     routes = construct(day, current, watch.stop_now, until, params.seed, attempts, steps)
     placed = {day.nodes.visit[n] for r in routes for n in r}
     if len(placed) <= served:
         return None
-    fresh, read = _read_into_fresh_model(day, routes, params)
+    fresh, read = _read_into_fresh_model(day, routes, params, watch)
     if read is None:
         return None
     bound = assignment.ObjectiveValue() * (1 + SERVE_MORE_SLACK)
@@ -635,10 +648,16 @@ def _walk_steps(params: SolveParams) -> int:
 
 
 def _read_into_fresh_model(
-    day: DayModel, routes: Sequence[Sequence[int]], params: SolveParams, insertion: bool = True
+    day: DayModel,
+    routes: Sequence[Sequence[int]],
+    params: SolveParams,
+    watch: _Watch,
+    insertion: bool = True,
 ) -> tuple[DayModel, Any]:
     """A new model of ``day`` (a searched model reads no routes) and ``routes`` of visit
-    nodes read into it, or None for the assignment if it refuses them."""
+    nodes read into it, or None for the assignment if it refuses them. The time it takes
+    goes into ``watch.read_s``."""
+    t0 = time.monotonic()
     fresh = build(day.problem, day.travel, day.scopes, day.options)
     fresh.routing.CloseModelWithParameters(
         _search_parameters(params, _READ_LIMIT_S, insertion=insertion)
@@ -646,6 +665,7 @@ def _read_into_fresh_model(
     read = fresh.routing.ReadAssignmentFromRoutes(
         [[fresh.index(n) for n in r] for r in routes], True
     )
+    watch.read_s = max(watch.read_s, time.monotonic() - t0)
     return fresh, read
 
 

@@ -6,10 +6,13 @@ the results are the same on every machine.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from test_solve_parts import _prepared
 
 from scheduling import _lns
@@ -29,6 +32,8 @@ from scheduling.solve import (
     solve,
 )
 
+# ``scheduling.solve`` as an attribute is the function; the module is needed here.
+solve_module = importlib.import_module("scheduling.solve")
 _ATTEMPTS = 300
 
 
@@ -112,6 +117,40 @@ def test_a_care_day_with_a_visit_out_keeps_its_model_and_insertion_operators() -
     assert _improve(model, best, params, watch) == (model, best, True)
 
 
+def test_reading_routes_into_a_fresh_model_is_timed_for_the_reserves_after_it() -> None:
+    model, best, params, watch = _prepared(generate_day(60, 2))
+    watch.read_s = 0.0
+    routes = [list(r.nodes) for r in read_routes(model, best)]
+    fresh, read = _read_into_fresh_model(model, routes, params, watch)
+    assert read is not None
+    assert fresh is not model
+    assert watch.read_s > 0.0
+
+
+def test_ruin_and_recreate_that_finds_nothing_cheaper_costs_one_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A second read of the same routes had run a 4 s repair 0.3 s past its limit.
+    model, best, _, _ = _prepared(generate_day(60, 2))
+    params = SolveParams(time_limit_s=60.0, solution_limit=50)
+    watch = _Watch(model.problem, params, None, None)
+    unchanged = lambda day, plan, *args: [list(r.nodes) for r in plan]  # noqa: E731
+    monkeypatch.setattr(_lns, "improve", unchanged)
+    reads: list[int] = []
+    real_read = solve_module._read_into_fresh_model
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(solve_module, "_read_into_fresh_model", counted)
+    fresh, read, insertion = _improve(model, best, params, watch)
+    assert len(reads) == 1
+    assert fresh is not model
+    assert not insertion
+    assert read.ObjectiveValue() == best.ObjectiveValue()  # type: ignore[attr-defined]
+
+
 def test_a_search_that_finds_nothing_better_for_its_stall_time_ends() -> None:
     problem: DayProblem = generate_day(20, 1)
     watch = _Watch(problem, SolveParams(time_limit_s=60.0), None, None)
@@ -145,7 +184,9 @@ def test_ruin_and_recreate_reports_each_cheaper_plan_in_the_model_s_units() -> N
     assert len(costs) > 1
     assert costs == sorted(costs, reverse=True)
     assert len(set(costs)) == len(costs)  # each one cheaper than the one before
-    fresh, read = _read_into_fresh_model(model, routes, params)
+    fresh, read = _read_into_fresh_model(
+        model, routes, params, _Watch(model.problem, params, None, None)
+    )
     assert heard[-1] == (read.ObjectiveValue(), len(model.nodes.of_visit))  # type: ignore[attr-defined]
 
 
