@@ -585,7 +585,8 @@ def _for_cost_only(
     day: DayModel, best: Any, params: SolveParams, watch: _Watch
 ) -> tuple[DayModel, Any, bool]:
     """``best`` in a fresh model without OR-Tools' insertion operators, once a care day's
-    plan serves every visit; else as it is. The last item says whether they are on.
+    plan serves every visit and there is time to read it and search; else as it is. The
+    last item says whether they are on.
 
     Those operators (path LNS completed by cheapest insertion, and relocating a path with
     insertion of the visits left out) rebuild routes with OR-Tools' heuristics, which
