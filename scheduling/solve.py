@@ -428,7 +428,7 @@ def _seed_share(problem: DayProblem) -> float:
     return _SEED_SHARE if _is_vrptw(problem) else _CARE_SEED_SHARE
 
 
-def _read_routes(day: DayModel, routes: Sequence[Sequence[int]]) -> Any:
+def _read_routes(day: DayModel, routes: Sequence[Sequence[int]], watch: _Watch) -> Any:
     """The OR-Tools assignment of ``routes``, checked against every rule of the model.
 
     Should OR-Tools refuse the routes (the insertion's timing and the model disagree), the
@@ -437,7 +437,11 @@ def _read_routes(day: DayModel, routes: Sequence[Sequence[int]]) -> Any:
     """
     routing = day.routing
     indices = [[day.index(n) for n in r] for r in routes]
+    t0 = time.monotonic()
     first = routing.ReadAssignmentFromRoutes(indices, True)
+    # A first estimate of a read into a fresh model, which builds the model too. Only
+    # this read: the fallbacks below read up to once per route.
+    watch.read_s = max(watch.read_s, time.monotonic() - t0)
     if first is not None:
         return first
     pair_nodes = {n for c in day.nodes.of_visit.values() if len(c) == 2 for a in c for n in a}
@@ -464,10 +468,7 @@ def _solve_portfolio(
     # The model's time limit also bounds reading the routes back, which must not fail
     # for lack of time: reading is cheap next to losing the whole first solution.
     routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
-    t0 = time.monotonic()
-    first = _read_routes(day, routes)
-    # A fresh model's read takes longer (the model is built too): a first estimate.
-    watch.read_s = max(watch.read_s, time.monotonic() - t0)
+    first = _read_routes(day, routes, watch)
     _monitor(day, watch)
     if first is None:
         watch.begin("OR-Tools refused the routes: parallel cheapest insertion instead")
