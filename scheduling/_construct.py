@@ -19,9 +19,10 @@ checked by exact route timing (``_timing``):
    less urgent visit, which then go back wherever they fit; kept when the day gains;
 6. ``_polish`` relocates and swaps visits between routes while that lowers travel and
    continuity costs, repeating steps 2-5 after each pass for the time it frees;
-7. when asked (``ruin_attempts``), a single-staff visit still left out gets attempts of
-   ruin and recreate: a few routes near it lose their visits around its time, it takes
-   a place there, and the others go back by regret wherever they fit;
+7. when asked (``ruin_attempts``), a visit still left out gets attempts of ruin and
+   recreate: a few routes near it lose their visits around its time, it takes a place
+   there (two of them, with a common start, for a two-staff visit), and the others go
+   back by regret wherever they fit;
 8. when asked (``pool_steps``), the single-staff visits still out go into an ejection
    pool: each in turn takes a place, pushing off at most two visits near its time that
    join the pool, until the pool is empty; after each step a few random relocations
@@ -876,20 +877,13 @@ def _clear_into(builder: Builder, i: int, ks: tuple[int, ...], everything: bool)
     less urgent visits (all, with ``everything``), then the visits taken off back where
     they fit; ``False`` when ``i`` does not fit even so."""
     day = builder.day
-    copies = day.nodes.of_visit[i]
     off = [m for k in ks for m in _to_clear(builder, i, k, everything)]
     if not off:
         return False
     for k in ks:
         builder.routes[k] = [m for m in builder.routes[k] if m not in off]
-    if len(copies) == 2:
-        if not builder.place_pair(copies, ks, day.scopes[i].locked):
-            return False
-    else:
-        ins = builder.best_in_route(ks[0], copies[0])
-        if ins is None:
-            return False
-        builder.insert(ins)
+    if not _place_on(builder, i, ks):
+        return False
     off.sort(key=lambda m: (-builder.price[m], day.nodes.window[m]))
     for m in off:
         j = day.nodes.visit[m]
@@ -918,36 +912,46 @@ def _insert_by_ruin(
     should_stop: Callable[[], bool] | None,
     deadline: float | None,
 ) -> None:
-    """Serve left-out single-staff visits by ruin and recreate, kept when the day gains.
+    """Serve left-out visits by ruin and recreate, kept when the day gains.
 
-    An attempt draws one to four routes near the visit among those that could hold it
-    once emptied; takes off them every movable visit whose window lies within a drawn
-    margin of the visit's; puts the visit on the cheapest of those routes; and inserts
-    the others again by priority and regret, on any route. The moves before reach one or
-    two steps; on a full day the room a visit needs is often spread over several routes,
-    each neighbour fitting elsewhere only once another has moved. The attempts, shared
-    among the visits out in turn, are counted, so the step is deterministic for a seed.
+    An attempt draws one (two for a two-staff visit) to four routes near the visit among
+    those that could hold it once emptied; takes off them every movable visit whose
+    window lies within a drawn margin of the visit's; puts the visit on the cheapest of
+    those routes (two of them with a common start); and inserts the others again by
+    priority and regret, on any route. The moves before reach one or two steps, or for a
+    two-staff visit one visit off each of its routes or every less urgent one; on a full
+    day the room a visit needs is often spread over several routes, each neighbour
+    fitting elsewhere only once another has moved. The attempts, shared among the visits
+    out in turn, are counted, so the step is deterministic for a seed.
+
+    Two-staff visits were left to the moves before until a priority-2 pair, due
+    11:00-14:00 where only nine caregivers live near, stayed out of a whole 30 s solve of
+    a generated 400-visit day (day 18, solver seed 3). From that solve's last plan, one
+    refill of 8 s now serves it with 2 of 4 seeds (an attempt for a pair takes about
+    0.1 s there). Whole solves of that day, solver seeds 3-6, side by side: all 400 in 4
+    of 4 against 2 of 4 (each miss a priority-2 pair).
     """
     if attempts <= 0:
         return
-    left = _left_out(builder, staff=1)
+    left = _left_out(builder)
     near = {i: _ruin_routes(builder, i) for i in left}
-    left = [i for i in left if near[i]]
+    left = [i for i in left if len(near[i]) >= len(builder.day.nodes.of_visit[i])]
     loss = _unassigned_loss(builder)
     for attempt in range(attempts):
         if not left or _stopped(should_stop, deadline):
             return
         i = left[attempt % len(left)]
-        # Only single-staff visits without a pinned start move, so the pins stay as they are.
-        saved = [list(r) for r in builder.routes]
+        # Only single-staff visits without a pinned start move; a pair placed pins its
+        # start, which a rejected attempt must take back with its routes.
+        saved = ([list(r) for r in builder.routes], dict(builder.pinned))
         if (
             _ruin_and_recreate(builder, i, near[i], rng)
             and (now := _unassigned_loss(builder)) < loss
         ):
             loss = now
-            left = [j for j in _left_out(builder, staff=1) if near.get(j)]
+            left = [j for j in _left_out(builder) if j in near and j in left]
         else:
-            builder.routes = saved
+            builder.routes, builder.pinned = saved[0], saved[1]
 
 
 def _ruin_routes(builder: Builder, i: int) -> list[int]:
@@ -974,22 +978,34 @@ def _ruin_and_recreate(builder: Builder, i: int, near: list[int], rng: random.Ra
     """One attempt for visit ``i``; ``False`` when the visit does not fit even on the
     ruined routes (which are then left half-done)."""
     day = builder.day
-    alternatives = day.nodes.of_visit[i][0]
-    ks = rng.sample(near, min(len(near), rng.randint(1, _RUIN_MAX)))
+    copies = day.nodes.of_visit[i]
+    ks = rng.sample(near, min(len(near), rng.randint(len(copies), _RUIN_MAX)))
     margin = rng.choice(_RUIN_MARGINS_S)
     off = [
         m
         for k in ks
-        for m in _around(day, builder.routes[k], alternatives, margin)
+        for m in _around(day, builder.routes[k], copies[0], margin)
         if _movable(builder, m)
     ]
     for k in ks:
         builder.routes[k] = [m for m in builder.routes[k] if m not in off]
-    found = [x for k in ks if (x := builder.best_in_route(k, alternatives)) is not None]
+    if not _place_on(builder, i, ks):
+        return False
+    _regret_insert(builder, [day.nodes.visit[m] for m in off], None, None)
+    return True
+
+
+def _place_on(builder: Builder, i: int, ks: Sequence[int]) -> bool:
+    """Put visit ``i`` in its cheapest place on routes ``ks``: on two of them, with a
+    common start, for a two-staff visit. ``False`` when it fits nowhere there."""
+    day = builder.day
+    copies = day.nodes.of_visit[i]
+    if len(copies) == 2:
+        return builder.place_pair(copies, ks, day.scopes[i].locked)
+    found = [x for k in ks if (x := builder.best_in_route(k, copies[0])) is not None]
     if not found:
         return False
     builder.insert(min(found, key=lambda x: x.cost))
-    _regret_insert(builder, [day.nodes.visit[m] for m in off], None, None)
     return True
 
 
