@@ -285,41 +285,28 @@ def test_ruin_and_recreate_serves_a_visit_whose_room_spans_two_routes() -> None:
 
 
 def pair_between_full_routes_day() -> DayProblem:
-    """A 60-minute two-staff visit at 10:00 that only a and b may do, each busy at 10:00
-    and 10:30 with visits as urgent as it, which c (skill y) and d (skill z) may take."""
-    x, y, z = frozenset({"x"}), frozenset({"y"}), frozenset({"z"})
-    at = (hm(10), hm(10, 1))
-    half = (hm(10, 30), hm(10, 31))
-    return day(
-        [
-            cg("a", 0, skills=x | y | z),
-            cg("b", 0, skills=x | y | z),
-            cg("c", 3, skills=y),
-            cg("d", 3, skills=z),
-        ],
-        [
-            visit("pair", 1, at, duration_min=60, staff=2, priority=2, skills=x),
-            visit("a1", 1, at, priority=2, skills=y),
-            visit("a2", 1, half, priority=2, skills=z),
-            visit("b1", 1, at, priority=2, skills=z),
-            visit("b2", 1, half, priority=2, skills=y),
-        ],
-        weights=Weights(continuity_miss=0),
+    """``two_full_routes_day`` with ``x`` a two-staff visit, every visit of priority 2 (as
+    urgent as ``x``), and d, who may do the visits of skill z (a2 and b1)."""
+    base = two_full_routes_day()
+    visits = tuple(
+        dataclasses.replace(v, priority=2, staff=2 if v.id == "x" else 1) for v in base.visits
     )
+    d = cg("d", 3, skills=frozenset({"z"}))
+    return dataclasses.replace(base, caregivers=(*base.caregivers, d), visits=visits)
 
 
 def test_ruin_and_recreate_serves_a_two_staff_visit_whose_two_routes_are_full() -> None:
-    # The pair needs the whole 10:00-11:00 of both a and b. Nothing there is less urgent
-    # (no clearing), and each route must give up two visits (more than a pair's
-    # ejection). Ruining both routes, the pair takes them and c and d the four others.
+    # x needs the whole 10:00-11:00 of both a and b. Nothing there is less urgent (no
+    # clearing), and each route must give up two visits (more than a pair's ejection).
+    # Ruining both routes, x takes them, c gets a1 and b2, and d a2 and b1.
     model = model_of(pair_between_full_routes_day())
     given = [[node(model, "a1"), node(model, "a2")], [node(model, "b1"), node(model, "b2")]]
     given += [[], []]
     without = construct(model, given)
-    assert "pair" not in [v for r in without for v in visit_ids(model, r)]
+    assert "x" not in [v for r in without for v in visit_ids(model, r)]
     routes = construct(model, given, seed=0, ruin_attempts=20)
     on = [visit_ids(model, r) for r in routes]
-    assert on[:2] == [["pair"], ["pair"]]
+    assert on[:2] == [["x"], ["x"]]
     assert sorted(on[2]) == ["a1", "b2"]
     assert sorted(on[3]) == ["a2", "b1"]
     assert_routes_hold(model, routes)
