@@ -487,7 +487,7 @@ def _search_and_insert(
     day: DayModel, best: Any, params: SolveParams, watch: _Watch, how: str
 ) -> tuple[DayModel, Any, str]:
     """Guided local search, then construct's insertion moves on its routes, in turn: each
-    round starts from a plan serving more visits than the one before."""
+    round starts from a plan cheaper than the one before or serving more visits."""
     name = _portfolio_name(how, 0)
     if not _is_vrptw(day.problem) and params.solution_limit is None:
         watch.stall_s = _CARE_STALL_SHARE * params.time_limit_s
@@ -619,8 +619,14 @@ def _refill(
     """OR-Tools' best routes with the visits it left out inserted by ``construct``'s moves
     (relocations, clearings, ruin and recreate and an ejection-pool walk, which its
     operators do not make), read into a fresh model (the searched one reads no routes);
-    kept if they serve more visits and that model finds them better, or dearer by at most
-    ``SERVE_MORE_SLACK`` (the solve still returns the cheapest plan it found)."""
+    kept if that model finds them cheaper, or if they serve more visits and cost more by
+    at most ``SERVE_MORE_SLACK`` (the solve still returns the cheapest plan it found).
+
+    Cheaper with fewer visits happens when a more urgent visit comes in for less urgent
+    ones. In a replay of a refill of day 18 (from solver seed 3's last plan), ruin and
+    recreate served a priority-2 two-staff visit in place of two priority-3 visits that
+    the walk then found no room for: 8,000 less by the day's prices of the visits out,
+    and refused before because it served fewer visits."""
     served = _assigned(day, assignment)
     if served == len(day.nodes.of_visit) or watch.stop_now():
         return None
@@ -630,17 +636,27 @@ def _refill(
     steps = _walk_steps(params)
     routes = construct(day, current, watch.stop_now, until, params.seed, attempts, steps)
     placed = {day.nodes.visit[n] for r in routes for n in r}
-    if len(placed) <= served:
+    before = {day.nodes.visit[n] for r in current for n in r}
+    if len(placed) <= served and _price_out(day, placed) >= _price_out(day, before):
         return None
     fresh, read = _read_into_fresh_model(day, routes, params, watch)
     if read is None:
         return None
-    bound = assignment.ObjectiveValue() * (1 + SERVE_MORE_SLACK)
     now_served = _assigned(fresh, read)
-    if read.ObjectiveValue() >= bound or now_served <= served:
+    cheaper = read.ObjectiveValue() < assignment.ObjectiveValue()
+    bound = assignment.ObjectiveValue() * (1 + SERVE_MORE_SLACK)
+    if not cheaper and (now_served <= served or read.ObjectiveValue() >= bound):
         return None
     watch.report(int(read.ObjectiveValue()), now_served)
     return fresh, read
+
+
+def _price_out(day: DayModel, placed: set[int]) -> int:
+    """The day's price of leaving out the visits not in ``placed``."""
+    weights, visits = day.problem.weights, day.problem.visits
+    return sum(
+        weights.unassigned_cost(visits[i].priority) for i in day.nodes.of_visit if i not in placed
+    )
 
 
 def _walk_steps(params: SolveParams) -> int:

@@ -23,6 +23,7 @@ from scheduling.solve import (
     _assigned,
     _for_cost_only,
     _is_vrptw,
+    _refill,
     _search,
     _search_parameters,
     _walk_steps,
@@ -253,6 +254,28 @@ def test_a_vrptw_day_keeps_its_model_and_operators() -> None:
     assert _is_vrptw(problem)  # no breaks, no work limits, no two-staff visits
     model, best, params, watch = _prepared(problem)
     assert _for_cost_only(model, best, params, watch) == (model, best, True)
+
+
+def test_a_refill_keeps_routes_serving_fewer_visits_when_they_cost_less() -> None:
+    # OR-Tools' plan serves three priority-3 visits and leaves out the 90-minute
+    # priority-1 visit they block. Clearing the route for it serves one visit instead of
+    # three, and the day's price of the visits out falls from 100,000 to 3,000.
+    low = [visit(f"low-{k}", 1, (hm(10, 35 * k), hm(10, 35 * k + 1)), priority=3) for k in range(3)]
+    urgent = visit("urgent", 2, (hm(10), hm(10, 30)), duration_min=90, priority=1)
+    problem = day([cg("a")], [*low, urgent])
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    params = SolveParams(time_limit_s=60.0)
+    model.routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
+    given = [[model.index(model.nodes.of_visit[i][0][0]) for i in range(3)]]
+    assignment = model.routing.ReadAssignmentFromRoutes(given, True)
+    assert _assigned(model, assignment) == 3
+    refilled = _refill(model, assignment, params, _Watch(problem, params, None, None))
+    assert refilled is not None
+    fresh, read = refilled
+    (route,) = read_routes(fresh, read)
+    assert [problem.visits[fresh.nodes.visit[n]].id for n in route.nodes] == ["urgent"]
+    assert read.ObjectiveValue() < assignment.ObjectiveValue()
 
 
 def test_a_refill_walk_is_counted_only_where_the_solve_must_be_deterministic() -> None:
