@@ -265,7 +265,7 @@ def test_a_refill_keeps_routes_serving_fewer_visits_when_they_cost_less() -> Non
     problem = day([cg("a")], [*low, urgent])
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel))
-    params = SolveParams(time_limit_s=60.0)
+    params = SolveParams(time_limit_s=60.0, solution_limit=10)  # a counted walk
     model.routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
     given = [[model.index(model.nodes.of_visit[i][0][0]) for i in range(3)]]
     assignment = model.routing.ReadAssignmentFromRoutes(given, True)
