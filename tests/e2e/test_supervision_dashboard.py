@@ -58,7 +58,7 @@ OPAQUE_PIXELS = """(id) => {
 
 
 def previous_month(server: LiveServer) -> dt.date:
-    return months.previous_month(server.day - dt.timedelta(days=1))  # server.day is tomorrow
+    return months.previous_month(server.today)
 
 
 @pytest.fixture(scope="module")
