@@ -934,9 +934,11 @@ def _insert_by_ruin(
     """
     if attempts <= 0:
         return
-    left = _left_out(builder)
-    near = {i: _ruin_routes(builder, i) for i in left}
-    left = [i for i in left if len(near[i]) >= len(builder.day.nodes.of_visit[i])]
+    out = _left_out(builder)
+    near = {i: _ruin_routes(builder, i) for i in out}
+    # A visit is tried if it has enough routes near it: one per member of staff.
+    tried = {i for i, ks in near.items() if len(ks) >= len(builder.day.nodes.of_visit[i])}
+    left = [i for i in out if i in tried]
     loss = _unassigned_loss(builder)
     for attempt in range(attempts):
         if not left or _stopped(should_stop, deadline):
@@ -950,7 +952,7 @@ def _insert_by_ruin(
             and (now := _unassigned_loss(builder)) < loss
         ):
             loss = now
-            left = [j for j in _left_out(builder) if j in near and j in left]
+            left = [j for j in _left_out(builder) if j in tried]
         else:
             builder.routes, builder.pinned = saved[0], saved[1]
 
