@@ -30,11 +30,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Caregiver, InsuredPerson, PlanVersion, RouteNotice, User, Visit
+from app.models import (
+    Caregiver,
+    InsuredPerson,
+    PlanItem,
+    PlanVersion,
+    RouteNotice,
+    User,
+    Visit,
+)
 from app.services import dispatch_publish
 from app.services import dispatch_versions as versions
 from app.services.dayproblem import build_day_problem, caregiver_ref, visit_ref
-from app.services.visits import generate_visits
+from app.services.visits import generate_visits, item_days
 from scheduling import DayProblem, SolveParams, solve
 from tests.e2e.conftest import VIEWPORT, LiveServer
 
@@ -43,6 +51,7 @@ pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
 STEP_TIMEOUT_MS = 15_000
 TZ = ZoneInfo("Asia/Shanghai")
+MONDAY = 1  # ISO weekday
 SHOTS = Path(os.environ.get("CAREROUTE_SCREENSHOTS", "/tmp/careroute-shots"))
 # Small, fixed and seeded: the same visits give the same route.
 SOLVE = SolveParams(time_limit_s=5.0, seed=1, solution_limit=20)
@@ -91,13 +100,32 @@ def _servable(problem: DayProblem, ref: str) -> list[int]:
     return out
 
 
+def _make_visits_due(session: Session, today: dt.date) -> None:
+    """Generate today's visits; on a weekday no demo plan covers (Sunday), first add it.
+
+    Check-in is verified against today's date, so the route must be today's. The demo's
+    plans are weekday plans while its caregivers work every day: giving today the plan
+    items due on Mondays gives the caregivers a Monday's visits.
+    """
+    result = generate_visits(session, today)
+    if result.created + result.updated + result.unchanged:
+        return
+    for item in session.scalars(select(PlanItem)):
+        days = item_days(item)
+        if MONDAY in days:
+            item.weekdays = sorted({*days, today.isoweekday()})
+            item.times_per_week = None
+    session.flush()
+    generate_visits(session, today)
+
+
 def choose_day(server: LiveServer, n_visits: int) -> RouteDay:
     """The first demo caregiver login (by username) at work today with ``n_visits``
     visits they may serve; those visits' windows opened to the caregiver's shift."""
     with server.app.app_context():
         s = db.session
         today = dt.datetime.now(TZ).date()
-        generate_visits(s, today)
+        _make_visits_due(s, today)
         logins = s.scalars(
             select(User).where(User.caregiver_id.is_not(None)).order_by(User.username)
         ).all()
