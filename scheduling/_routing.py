@@ -284,6 +284,7 @@ def _penalties(day: DayModel) -> None:
     """
     w = day.problem.weights
     lock_cost = COST_SCALE * 10 * max([1, *w.unassigned.values()]) + 10 * day.options.route_fixed
+    floor = _care_floor(day.care)
     for i, copies in day.nodes.of_visit.items():
         v = day.problem.visits[i]
         cost = COST_SCALE * w.unassigned_cost(v.priority)
@@ -292,7 +293,26 @@ def _penalties(day: DayModel) -> None:
         share = [cost // len(copies)] * len(copies)
         share[0] += cost - sum(share)
         for alternatives, p in zip(copies, share, strict=True):
+            p -= floor[alternatives[0]] if floor else 0
             day.routing.AddDisjunction([day.index(n) for n in alternatives], max(1, p), 1)
+
+
+def _care_floor(rows: list[list[int]] | None) -> list[int] | None:
+    """Per node, the least care cost any caregiver pays to serve it.
+
+    The care dimension charges it as a transit at the node, which OR-Tools must be able to
+    give as 0 when the node is not served: when every caregiver pays (each may serve the
+    visit and none is its preferred one, who may be away), no solution leaving the visit
+    out can be read or found. So the dimension charges the cost above this floor, and the
+    visit's price of being left out is lowered by it: every plan's objective moves by the
+    same constant, so no choice changes. Seen on a district cut from a 400-visit day (six
+    caregivers, all able to serve a visit preferring a seventh): even empty routes were
+    refused, and the solve returned an empty plan.
+    """
+    if rows is None:
+        return None
+    floor = [min(column) for column in zip(*rows, strict=True)]
+    return floor if any(floor) else None
 
 
 def _care_costs(day: DayModel) -> list[list[int]] | None:
@@ -338,8 +358,11 @@ def _dimensions(day: DayModel, time_eval: list[int]) -> None:
         big = sum(demand) + 1
         caps = [c.capacity if c.capacity is not None else big for c in cgs]
         routing.AddDimensionWithVehicleCapacity(ev, 0, caps, True, "load")
-    rows = day.care = _care_costs(day)
+    rows = day.care
     if rows is not None:
+        floor = _care_floor(rows)
+        if floor is not None:
+            rows = [[c - f for c, f in zip(r, floor, strict=True)] for r in rows]
         evals = [routing.RegisterUnaryTransitVector(r) for r in rows]
         cap = sum(max(r) for r in rows) * n_visits + 1
         routing.AddDimensionWithVehicleTransitAndCapacity(evals, 0, [cap] * len(cgs), True, "care")
@@ -403,6 +426,7 @@ def build(
     _windows(day)
     _allowed(day)
     _two_staff(day)
+    day.care = _care_costs(day)
     _penalties(day)
     _dimensions(day, time_eval)
     _breaks(day)

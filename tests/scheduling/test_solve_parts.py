@@ -12,8 +12,9 @@ from test_solve import cg, day, hm, visit
 from scheduling._construct import Builder, construct
 from scheduling._extract import read_routes
 from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
-from scheduling._routing import DayModel, build
+from scheduling._routing import COST_SCALE, DayModel, build
 from scheduling._timing import RouteTimer, Slack
+from scheduling.check import check
 from scheduling.generate import generate_day
 from scheduling.problem import Break, DayProblem, Lock, Route, Stop
 from scheduling.solve import (
@@ -28,8 +29,11 @@ from scheduling.solve import (
     _search_parameters,
     _walk_steps,
     _Watch,
+    solve,
 )
 from scheduling.travel import build_travel_times
+
+FAST_READ = SolveParams(time_limit_s=20.0, solution_limit=10)
 
 
 def scopes_of(problem: DayProblem) -> tuple[VisitScope, ...]:
@@ -283,3 +287,46 @@ def test_a_refill_walk_is_counted_only_where_the_solve_must_be_deterministic() -
     # bounded by a solution count must give the same plan twice, so its walk is counted.
     assert _walk_steps(SolveParams(time_limit_s=30.0, solution_limit=10)) == _POOL_STEPS
     assert _walk_steps(SolveParams(time_limit_s=30.0)) > 1000 * _POOL_STEPS
+
+
+def absent_preferred_day() -> DayProblem:
+    """Two caregivers, both able to serve three visits due at 9:00 sharp that prefer a
+    caregiver away today: one visit must be left out, and whoever serves the others
+    misses continuity."""
+    visits = [
+        visit(f"v{k}", k, (hm(9), hm(9)), duration_min=60, preferred_caregivers=("away",))
+        for k in (1, 2, 3)
+    ]
+    return day([cg("a"), cg("b")], visits)
+
+
+def test_a_visit_every_caregiver_would_miss_continuity_on_can_be_left_out() -> None:
+    # Each caregiver pays the continuity cost to serve it; OR-Tools must still be able to
+    # leave it out, which it refused (even empty routes) while the care dimension charged
+    # that cost as a transit at the visit.
+    problem = absent_preferred_day()
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    model.routing.CloseModelWithParameters(_search_parameters(FAST_READ, _READ_LIMIT_S))
+    empty = model.routing.ReadAssignmentFromRoutes([[], []], True)
+    assert empty is not None
+    first = model.index(model.nodes.of_visit[0][0][0])
+    served = model.routing.ReadAssignmentFromRoutes([[first], []], True)
+    assert served is not None
+    # The objectives differ by the format's cost of that change: travel there and back
+    # (5 minutes each way), the continuity miss, less the price of the visit left out.
+    w = problem.weights
+    change = COST_SCALE * (w.travel_per_min * 10 + w.continuity_miss - w.unassigned_cost(1))
+    assert served.ObjectiveValue() - empty.ObjectiveValue() == change
+
+
+def test_a_solve_leaves_out_one_such_visit_and_serves_the_others() -> None:
+    problem = absent_preferred_day()
+    plan = solve(problem, FAST_READ)
+    assert check(problem, plan).ok
+    assert sorted(s.visit_id for r in plan.routes for s in r.stops) in (
+        ["v1", "v2"],
+        ["v1", "v3"],
+        ["v2", "v3"],
+    )
+    assert len(plan.unassigned) == 1
