@@ -1,0 +1,139 @@
+"""The district re-solve: a visit left out served by solving the routes near it alone.
+
+A hand-made day on the line of ``test_solve`` (places 5 minutes apart): nine caregivers
+start at place 0 and two at place 11. OR-Tools' routes leave out a visit at place 1, and
+a two-staff visit is shared by a caregiver of each end. These tests check the cut, the
+splice and the step's keep-or-drop rule; what the step gains on generated days is
+measured in ``docs/BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from test_solve import cg, day, hm, visit
+
+from scheduling._district import DISTRICT_ROUTES, district, splice
+from scheduling._extract import read_routes, to_plan
+from scheduling._reasons import analyse
+from scheduling._routing import DayModel, ModelOptions, build
+from scheduling.check import check
+from scheduling.problem import DayProblem, Lock, SolverInfo
+from scheduling.solve import (
+    _READ_LIMIT_S,
+    SolveParams,
+    _has_districts,
+    _resolve_district,
+    _search_parameters,
+    _Watch,
+)
+from scheduling.travel import build_travel_times
+
+PARAMS = SolveParams(time_limit_s=20.0, solution_limit=10)
+NEAR = [f"near-{k}" for k in range(DISTRICT_ROUTES)]
+
+
+def the_day() -> DayProblem:
+    caregivers = [cg(c, 0) for c in NEAR] + [cg("far-a", 11), cg("far-b", 11)]
+    visits = [visit(f"n-{k}", 2) for k in range(DISTRICT_ROUTES)]
+    visits += [visit("f-a", 10), visit("f-b", 10)]
+    visits += [visit("pair", 6, (hm(9), hm(9, 10)), staff=2), visit("out", 1)]
+    return day(caregivers, visits)
+
+
+def model_with_routes(problem: DayProblem) -> tuple[DayModel, Any]:
+    """The day's model and an assignment of each caregiver's own visit, the pair shared
+    by near-0 and far-a, and ``out`` left out."""
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    model.routing.CloseModelWithParameters(_search_parameters(PARAMS, _READ_LIMIT_S))
+    ids = [v.id for v in problem.visits]
+    first = {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
+    second = model.nodes.of_visit[ids.index("pair")][1][0]
+    routes = [[first[f"n-{k}"]] for k in range(DISTRICT_ROUTES)] + [[first["f-a"]], [first["f-b"]]]
+    routes[0].append(first["pair"])
+    routes[DISTRICT_ROUTES].insert(0, second)
+    given = [[model.index(n) for n in r] for r in routes]
+    assignment = model.routing.ReadAssignmentFromRoutes(given, True)
+    assert assignment is not None
+    return model, assignment
+
+
+def by_caregiver(model: DayModel, assignment: Any) -> dict[str, list[tuple[str, int]]]:
+    """Caregiver id -> (visit id, start) of each stop."""
+    problem = model.problem
+    return {
+        problem.caregivers[r.caregiver].id: [
+            (problem.visits[model.nodes.visit[n]].id, s)
+            for n, s in zip(r.nodes, r.starts_s, strict=True)
+        ]
+        for r in read_routes(model, assignment)
+    }
+
+
+def test_the_district_is_the_nearest_caregivers_with_a_shared_pair_locked_at_its_start() -> None:
+    problem = the_day()
+    model, assignment = model_with_routes(problem)
+    pair_start = dict(by_caregiver(model, assignment)["near-0"])["pair"]
+    cut = district(
+        model, read_routes(model, assignment), problem.visits.index(problem.visit("out"))
+    )
+    assert cut is not None
+    assert [c.id for c in cut.caregivers] == NEAR
+    assert {v.id for v in cut.visits} == {
+        *(f"n-{k}" for k in range(DISTRICT_ROUTES)),
+        "pair",
+        "out",
+    }
+    assert cut.visit("pair").staff == 1  # its other member of staff stays outside
+    assert cut.locks == (Lock("pair", "near-0", pair_start),)
+
+
+def test_districts_only_on_a_care_day_bigger_than_one_and_not_in_a_repair() -> None:
+    problem = the_day()
+    model, _ = model_with_routes(problem)
+    assert _has_districts(model)
+    small = day(problem.caregivers[:DISTRICT_ROUTES], [visit("v", 1)])
+    travel = build_travel_times(small)
+    assert not _has_districts(build(small, travel, analyse(small, travel)))
+    repair = ModelOptions(previous={0: frozenset({0})})
+    assert not _has_districts(build(problem, model.travel, model.scopes, repair))
+
+
+def test_a_district_solved_again_serves_the_visit_out_and_leaves_the_rest_of_the_day() -> None:
+    problem = the_day()
+    model, assignment = model_with_routes(problem)
+    before = by_caregiver(model, assignment)
+    tried: set[int] = set()
+    resolved = _resolve_district(
+        model, assignment, PARAMS, _Watch(problem, PARAMS, None, None), tried
+    )
+    assert resolved is not None
+    fresh, read = resolved
+    assert read.ObjectiveValue() < assignment.ObjectiveValue()
+    after = by_caregiver(fresh, read)
+    assert any(v == "out" for c in NEAR for v, _ in after[c])
+    assert after["far-a"] == before["far-a"]
+    assert after["far-b"] == before["far-b"]
+    pair = [s for stops in after.values() for v, s in stops if v == "pair"]
+    assert pair == [before["far-a"][0][1]] * 2  # both members of staff at the same start
+    plan = to_plan(fresh, read_routes(fresh, read), SolverInfo("test", 20.0, 0.0, 0))
+    report = check(problem, plan)
+    assert report.ok, [v.message for v in report.violations]
+    assert tried == {problem.visits.index(problem.visit("out"))}
+
+
+def test_a_visit_is_given_its_district_once_per_solve() -> None:
+    problem = the_day()
+    model, assignment = model_with_routes(problem)
+    out = problem.visits.index(problem.visit("out"))
+    watch = _Watch(problem, PARAMS, None, None)
+    assert _resolve_district(model, assignment, PARAMS, watch, {out}) is None
+
+
+def test_splice_puts_back_the_same_routes_unchanged() -> None:
+    problem = the_day()
+    model, assignment = model_with_routes(problem)
+    routes = read_routes(model, assignment)
+    plan = to_plan(model, routes, SolverInfo("test", 20.0, 0.0, 0))
+    assert splice(model, routes, plan) == [list(r.nodes) for r in routes]
