@@ -39,7 +39,7 @@ def district(day: DayModel, routes: Sequence[RouteNodes], i: int) -> DayProblem:
     for r in routes:
         for n in r.nodes:
             holders.setdefault(nodes.visit[n], set()).add(r.caregiver)
-    visits = {i: problem.visits[i]}
+    visits = {} if i in holders else {i: problem.visits[i]}  # placed: with its route
     ids = {problem.caregivers[k].id for k in inside}
     locks = {lock.visit_id: lock for lock in problem.locks if lock.caregiver_id in ids}
     for r in (routes[k] for k in sorted(inside)):

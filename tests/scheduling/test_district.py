@@ -41,9 +41,9 @@ def the_day() -> DayProblem:
     return day(caregivers, visits)
 
 
-def model_with_routes(problem: DayProblem) -> tuple[DayModel, Any]:
+def model_with_routes(problem: DayProblem, out_on: int | None = None) -> tuple[DayModel, Any]:
     """The day's model and an assignment of each caregiver's own visit, the pair shared
-    by near-0 and far-a, and ``out`` left out."""
+    by near-0 and far-a, and ``out`` left out (or last on route ``out_on``)."""
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel))
     model.routing.CloseModelWithParameters(_search_parameters(PARAMS, _READ_LIMIT_S))
@@ -53,6 +53,8 @@ def model_with_routes(problem: DayProblem) -> tuple[DayModel, Any]:
     routes = [[first[f"n-{k}"]] for k in range(DISTRICT_ROUTES)] + [[first["f-a"]], [first["f-b"]]]
     routes[0].append(first["pair"])
     routes[DISTRICT_ROUTES].insert(0, second)
+    if out_on is not None:
+        routes[out_on].append(first["out"])
     given = [[model.index(n) for n in r] for r in routes]
     assignment = model.routing.ReadAssignmentFromRoutes(given, True)
     assert assignment is not None
@@ -137,3 +139,13 @@ def test_splice_puts_back_the_same_routes_unchanged() -> None:
     routes = read_routes(model, assignment)
     plan = to_plan(model, routes, SolverInfo("test", 20.0, 0.0, 0))
     assert splice(model, routes, plan) == [list(r.nodes) for r in routes]
+
+
+def test_a_district_around_a_visit_served_outside_it_leaves_that_visit_where_it_is() -> None:
+    # ``out`` is served by far-b, who is not among the nine caregivers nearest it.
+    problem = the_day()
+    model, assignment = model_with_routes(problem, out_on=DISTRICT_ROUTES + 1)
+    out = problem.visits.index(problem.visit("out"))
+    cut = district(model, read_routes(model, assignment), out)
+    assert [c.id for c in cut.caregivers] == NEAR
+    assert "out" not in {v.id for v in cut.visits}
