@@ -230,7 +230,9 @@ def improve(
     """The cheapest routes ruin and recreate finds from ``routes`` (a plan's, with their
     start times) until ``deadline`` or after ``attempts`` attempts. ``on_best`` hears of
     each cheaper plan found: its cost (in the routing model's units, equal to the
-    objective OR-Tools gives the routes) and the visits it serves."""
+    objective OR-Tools gives the routes, or to that plus a constant where every caregiver
+    would miss continuity on some visit: ``_routing._care_floor``) and the visits it
+    serves."""
     builder = Builder(day, RouteTimer(day))
     if not _start_from(builder, routes):
         builder = Builder(day, builder.timer)
