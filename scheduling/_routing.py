@@ -276,15 +276,14 @@ def _two_staff(day: DayModel) -> None:
             solver.Add(day.time.CumulVar(a) == day.time.CumulVar(b))
 
 
-def _penalties(day: DayModel) -> None:
+def _penalties(day: DayModel, floor: list[int] | None) -> None:
     """Leaving a visit out costs its priority's price; a locked visit costs far more.
 
     Each staff member's alternatives form one disjunction (at most one window is served),
-    and the price is shared between the staff.
+    and the price is shared between the staff, less the node's ``floor`` of care cost.
     """
     w = day.problem.weights
     lock_cost = COST_SCALE * 10 * max([1, *w.unassigned.values()]) + 10 * day.options.route_fixed
-    floor = _care_floor(day.care)
     for i, copies in day.nodes.of_visit.items():
         v = day.problem.visits[i]
         cost = COST_SCALE * w.unassigned_cost(v.priority)
@@ -340,7 +339,7 @@ def _care_costs(day: DayModel) -> list[list[int]] | None:
     return rows if any_cost else None
 
 
-def _dimensions(day: DayModel, time_eval: list[int]) -> None:
+def _dimensions(day: DayModel, time_eval: list[int], floor: list[int] | None) -> None:
     routing, problem = day.routing, day.problem
     cgs = problem.caregivers
     n_visits = max(1, len(day.nodes.visit))
@@ -360,7 +359,6 @@ def _dimensions(day: DayModel, time_eval: list[int]) -> None:
         routing.AddDimensionWithVehicleCapacity(ev, 0, caps, True, "load")
     rows = day.care
     if rows is not None:
-        floor = _care_floor(rows)
         if floor is not None:
             rows = [[c - f for c, f in zip(r, floor, strict=True)] for r in rows]
         evals = [routing.RegisterUnaryTransitVector(r) for r in rows]
@@ -427,8 +425,9 @@ def build(
     _allowed(day)
     _two_staff(day)
     day.care = _care_costs(day)
-    _penalties(day)
-    _dimensions(day, time_eval)
+    floor = _care_floor(day.care)
+    _penalties(day, floor)
+    _dimensions(day, time_eval, floor)
     _breaks(day)
     _finalizer(day)
     return day
