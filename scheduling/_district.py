@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ._extract import RouteNodes
+from ._extract import RouteNodes, stop_node
 from ._routing import DayModel
 from .problem import DayPlan, DayProblem, Lock
 
@@ -73,9 +73,9 @@ def splice(day: DayModel, routes: Sequence[RouteNodes], plan: DayPlan) -> list[l
     for route in plan.routes:
         seq = out[caregiver[route.caregiver_id]]
         for stop in route.stops:
-            j = visit[stop.visit_id]
-            copy = next(c for c in nodes.of_visit[j] if not taken.intersection(c))
-            node = next(n for n in copy if nodes.window[n][0] <= stop.start_s <= nodes.window[n][1])
+            node = stop_node(nodes, visit[stop.visit_id], stop.start_s, taken)
+            if node is None:
+                raise ValueError(f"{stop.visit_id} at {stop.start_s} fits no node of the day")
             taken.add(node)
             seq.append(node)
     return out

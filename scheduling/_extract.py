@@ -9,12 +9,12 @@ end place; an empty route has no travel and no break.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._reasons import capacity_reason
-from ._routing import DayModel
+from ._routing import DayModel, Nodes
 from .problem import BreakTaken, DayPlan, Kpis, Route, SolverInfo, Stop, Unassigned
 
 
@@ -27,6 +27,14 @@ class RouteNodes:
     starts_s: tuple[int, ...]
     leave_s: int
     breaks: tuple[tuple[int, int], ...]
+
+
+def stop_node(nodes: Nodes, i: int, start_s: int, taken: Container[int]) -> int | None:
+    """The node of visit ``i`` that a stop starting at ``start_s`` takes: in the first
+    member of staff's copy with no node ``taken``, the alternative whose window holds the
+    start. ``None`` when there is none (every copy taken, or no window fits)."""
+    copy = next((c for c in nodes.of_visit[i] if not any(n in taken for n in c)), ())
+    return next((n for n in copy if nodes.window[n][0] <= start_s <= nodes.window[n][1]), None)
 
 
 def read_routes(day: DayModel, assignment: Any) -> list[RouteNodes]:

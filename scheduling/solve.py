@@ -58,7 +58,7 @@ from ortools.util import optional_boolean_pb2
 from . import _lns, _seed
 from ._construct import SERVE_MORE_SLACK, construct
 from ._district import DISTRICT_ROUTES, district, splice
-from ._extract import RouteNodes, read_routes, to_plan
+from ._extract import RouteNodes, read_routes, stop_node, to_plan
 from ._reasons import VisitScope, analyse
 from ._routing import COST_SCALE, DayModel, ModelOptions, build
 from .problem import DayPlan, DayProblem, Kpis, SolverInfo, Unassigned
@@ -294,7 +294,7 @@ def _hint_routes(day: DayModel, hint: DayPlan) -> list[list[int]]:
     problem, nodes = day.problem, day.nodes
     caregiver = {c.id: k for k, c in enumerate(problem.caregivers)}
     visit = {v.id: i for i, v in enumerate(problem.visits)}
-    used: dict[int, int] = {}
+    taken: set[int] = set()
     routes: list[list[int]] = [[] for _ in problem.caregivers]
     for route in hint.routes:
         k = caregiver.get(route.caregiver_id)
@@ -304,16 +304,10 @@ def _hint_routes(day: DayModel, hint: DayPlan) -> list[list[int]]:
             i = visit.get(stop.visit_id)
             if i is None or i not in nodes.of_visit:
                 continue
-            copies = nodes.of_visit[i]
-            copy = used.get(i, 0)
-            if copy >= len(copies):
-                continue
-            fits = [
-                n for n in copies[copy] if nodes.window[n][0] <= stop.start_s <= nodes.window[n][1]
-            ]
-            if fits:
-                used[i] = copy + 1
-                routes[k].append(fits[0])
+            node = stop_node(nodes, i, stop.start_s, taken)
+            if node is not None:
+                taken.add(node)
+                routes[k].append(node)
     return routes
 
 
