@@ -9,11 +9,12 @@ measured in ``docs/BENCHMARKS.md``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from test_solve import cg, day, hm, visit
+from test_solve import cg, day, hm, place, visit
 
-from scheduling._district import DISTRICT_ROUTES, district, splice
+from scheduling._district import DISTRICT_HELPERS, DISTRICT_ROUTES, district, splice
 from scheduling._extract import read_routes, to_plan
 from scheduling._reasons import analyse
 from scheduling._routing import DayModel, ModelOptions, build
@@ -55,6 +56,7 @@ def model_with_routes(problem: DayProblem, out_on: int | None = None) -> tuple[D
     routes[DISTRICT_ROUTES].insert(0, second)
     if out_on is not None:
         routes[out_on].append(first["out"])
+    routes += [[] for _ in problem.caregivers[len(routes) :]]  # caregivers a test adds
     given = [[model.index(n) for n in r] for r in routes]
     assignment = model.routing.ReadAssignmentFromRoutes(given, True)
     assert assignment is not None
@@ -149,3 +151,17 @@ def test_a_district_around_a_visit_served_outside_it_leaves_that_visit_where_it_
     cut = district(model, read_routes(model, assignment), out)
     assert [c.id for c in cut.caregivers] == NEAR
     assert "out" not in {v.id for v in cut.visits}
+
+
+def test_a_district_takes_in_the_nearest_staff_who_may_not_serve_its_visit() -> None:
+    # They may take over the nine's visits that need no personal care skill.
+    helpers = [cg(f"nurse-{k}", 1, skills=frozenset({"nursing"})) for k in range(4)]
+    helpers[-1] = replace(helpers[-1], start=place(11), end=place(11))  # the farthest
+    volunteer = cg("volunteer", 1, volunteer=True)
+    base = the_day()
+    problem = replace(base, caregivers=(*base.caregivers, *helpers, volunteer))
+    model, assignment = model_with_routes(problem)
+    out = problem.visits.index(problem.visit("out"))
+    cut = district(model, read_routes(model, assignment), out)
+    assert len(helpers) - 1 == DISTRICT_HELPERS
+    assert {c.id for c in cut.caregivers} == {*NEAR, "nurse-0", "nurse-1", "nurse-2"}
