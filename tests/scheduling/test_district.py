@@ -165,3 +165,32 @@ def test_a_district_takes_in_the_nearest_staff_who_may_not_serve_its_visit() -> 
     cut = district(model, read_routes(model, assignment), out)
     assert len(helpers) - 1 == DISTRICT_HELPERS
     assert {c.id for c in cut.caregivers} == {*NEAR, "nurse-0", "nurse-1", "nurse-2"}
+
+
+def full_day() -> DayProblem:
+    """Nine caregivers near ``out`` (priority 1) who may serve one visit each and hold one
+    of priority 3 each, and one far away with room for them all."""
+    near = [cg(c, 0, max_visits=1) for c in NEAR]
+    visits = [visit(f"n-{k}", 2, priority=3) for k in range(DISTRICT_ROUTES)]
+    visits += [visit("f", 10), visit("out", 1)]
+    return day([*near, cg("far", 11, max_work_min=540)], visits)  # a care day, not a VRPTW
+
+
+def test_a_visit_the_district_leaves_out_for_its_own_goes_to_a_caregiver_outside() -> None:
+    problem = full_day()
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    model.routing.CloseModelWithParameters(_search_parameters(PARAMS, _READ_LIMIT_S))
+    ids = [v.id for v in problem.visits]
+    first = {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
+    routes = [[first[f"n-{k}"]] for k in range(DISTRICT_ROUTES)] + [[first["f"]]]
+    assignment = model.routing.ReadAssignmentFromRoutes(
+        [[model.index(n) for n in r] for r in routes], True
+    )
+    assert assignment is not None
+    watch = _Watch(problem, PARAMS, None, None)
+    resolved = _resolve_district(model, assignment, PARAMS, watch, set())
+    assert resolved is not None
+    after = by_caregiver(*resolved)
+    # The district's own solve serves ``out`` and leaves one of priority 3 out.
+    assert sorted(v for stops in after.values() for v, _ in stops) == sorted(ids)
