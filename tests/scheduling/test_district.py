@@ -154,7 +154,8 @@ def test_a_district_around_a_visit_served_outside_it_leaves_that_visit_where_it_
 
 
 def test_a_district_takes_in_the_nearest_staff_who_may_not_serve_its_visit() -> None:
-    # They may take over the nine's visits that need no personal care skill.
+    # Nurses without ``out``'s personal-care skill join it; the farthest and the volunteer
+    # do not.
     helpers = [cg(f"nurse-{k}", 1, skills=frozenset({"nursing"})) for k in range(4)]
     helpers[-1] = replace(helpers[-1], start=place(11), end=place(11))  # the farthest
     volunteer = cg("volunteer", 1, volunteer=True)
