@@ -21,7 +21,8 @@ reason. Two engines:
        them into its routes, which a fresh model reads for the search to resume
        (``_refill``); on a care day a search ends once it has found nothing better for
        a tenth of the time limit; a visit still out after a refill gets its district
-       (the nine caregivers nearest it) solved alone, once (``_district``);
+       (the nine caregivers nearest it who may serve it and three members of staff who
+       may not) solved alone, once (``_district``);
     5. on a care day whose plan serves every visit: ruin and recreate on cost (``_lns``)
        for most of the time left, read into a fresh model for a last search (with visits
        still out, that search has all of it); the cheapest plan found is returned.
@@ -705,7 +706,8 @@ def _resolve_district(
     if plan.unassigned and day.problem.visits[i].id not in {u.visit_id for u in plan.unassigned}:
         # The visit is in and another of the district's is out, which may fit outside it.
         # A walk that fails runs to its deadline: as long as the district's solve, unless
-        # a counted walk must end on its own for a deterministic solve.
+        # a counted walk must end on its own for a deterministic solve. Two reads are kept:
+        # the spliced routes' below, and the fresh model a last search would read.
         until = watch.deadline - 2 * watch.read_s
         if params.solution_limit is None:
             until = min(until, time.monotonic() + seconds)

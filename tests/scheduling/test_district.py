@@ -42,25 +42,35 @@ def the_day() -> DayProblem:
     return day(caregivers, visits)
 
 
-def model_with_routes(problem: DayProblem, out_on: int | None = None) -> tuple[DayModel, Any]:
-    """The day's model and an assignment of each caregiver's own visit, the pair shared
-    by near-0 and far-a, and ``out`` left out (or last on route ``out_on``)."""
+def closed_model(problem: DayProblem) -> tuple[DayModel, dict[str, int]]:
+    """The day's model, closed to read routes, and each visit's first node by visit id."""
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel))
     model.routing.CloseModelWithParameters(_search_parameters(PARAMS, _READ_LIMIT_S))
     ids = [v.id for v in problem.visits]
-    first = {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
-    second = model.nodes.of_visit[ids.index("pair")][1][0]
+    return model, {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
+
+
+def read(model: DayModel, routes: list[list[int]]) -> Any:
+    """The assignment of ``routes`` (visit nodes, one list per caregiver)."""
+    given = [[model.index(n) for n in r] for r in routes]
+    assignment = model.routing.ReadAssignmentFromRoutes(given, True)
+    assert assignment is not None
+    return assignment
+
+
+def model_with_routes(problem: DayProblem, out_on: int | None = None) -> tuple[DayModel, Any]:
+    """The day's model and an assignment of each caregiver's own visit, the pair shared
+    by near-0 and far-a, and ``out`` left out (or last on route ``out_on``)."""
+    model, first = closed_model(problem)
+    second = model.nodes.of_visit[problem.visits.index(problem.visit("pair"))][1][0]
     routes = [[first[f"n-{k}"]] for k in range(DISTRICT_ROUTES)] + [[first["f-a"]], [first["f-b"]]]
     routes[0].append(first["pair"])
     routes[DISTRICT_ROUTES].insert(0, second)
     if out_on is not None:
         routes[out_on].append(first["out"])
     routes += [[] for _ in problem.caregivers[len(routes) :]]  # caregivers a test adds
-    given = [[model.index(n) for n in r] for r in routes]
-    assignment = model.routing.ReadAssignmentFromRoutes(given, True)
-    assert assignment is not None
-    return model, assignment
+    return model, read(model, routes)
 
 
 def by_caregiver(model: DayModel, assignment: Any) -> dict[str, list[tuple[str, int]]]:
@@ -179,19 +189,11 @@ def full_day() -> DayProblem:
 
 def test_a_visit_the_district_leaves_out_for_its_own_goes_to_a_caregiver_outside() -> None:
     problem = full_day()
-    travel = build_travel_times(problem)
-    model = build(problem, travel, analyse(problem, travel))
-    model.routing.CloseModelWithParameters(_search_parameters(PARAMS, _READ_LIMIT_S))
-    ids = [v.id for v in problem.visits]
-    first = {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
-    routes = [[first[f"n-{k}"]] for k in range(DISTRICT_ROUTES)] + [[first["f"]]]
-    assignment = model.routing.ReadAssignmentFromRoutes(
-        [[model.index(n) for n in r] for r in routes], True
-    )
-    assert assignment is not None
+    model, first = closed_model(problem)
+    assignment = read(model, [[first[f"n-{k}"]] for k in range(DISTRICT_ROUTES)] + [[first["f"]]])
     watch = _Watch(problem, PARAMS, None, None)
     resolved = _resolve_district(model, assignment, PARAMS, watch, set())
     assert resolved is not None
     after = by_caregiver(*resolved)
     # The district's own solve serves ``out`` and leaves one of priority 3 out.
-    assert sorted(v for stops in after.values() for v, _ in stops) == sorted(ids)
+    assert sorted(v for stops in after.values() for v, _ in stops) == sorted(first)
