@@ -5,19 +5,25 @@ They use the day builders of ``test_solve`` (a line of places 5 minutes apart).
 
 from __future__ import annotations
 
+import importlib
 import time
+from collections.abc import Sequence
+from typing import Any
 
+import pytest
 from test_solve import cg, day, hm, visit
 
 from scheduling._construct import Builder, construct
 from scheduling._extract import read_routes
 from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
-from scheduling._routing import COST_SCALE, DayModel, build
+from scheduling._routing import COST_SCALE, DayModel, ModelOptions, build
 from scheduling._timing import RouteTimer, Slack
 from scheduling.check import check
 from scheduling.generate import generate_day
 from scheduling.problem import Break, DayProblem, Lock, Route, Stop
 from scheduling.solve import (
+    _CARE_OUT_SEARCH_SHARE,
+    _CARE_OUT_WALK_SHARE,
     _POOL_STEPS,
     _READ_LIMIT_S,
     SolveParams,
@@ -27,6 +33,7 @@ from scheduling.solve import (
     _refill,
     _search,
     _search_parameters,
+    _search_s,
     _walk_steps,
     _Watch,
     solve,
@@ -287,6 +294,58 @@ def test_a_refill_walk_is_counted_only_where_the_solve_must_be_deterministic() -
     # bounded by a solution count must give the same plan twice, so its walk is counted.
     assert _walk_steps(SolveParams(time_limit_s=30.0, solution_limit=10)) == _POOL_STEPS
     assert _walk_steps(SolveParams(time_limit_s=30.0)) > 1000 * _POOL_STEPS
+
+
+def care_model(served: int, options: ModelOptions | None = None) -> tuple[DayModel, Any]:
+    """A care day of two caregivers and two visits, the first ``served`` of them on
+    caregiver 0's route."""
+    staff = [cg(f"c{k}", max_work_min=480) for k in range(2)]  # work limits: not a VRPTW
+    problem = day(staff, [visit("v0", 1), visit("v1", 2)])
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel), options or ModelOptions())
+    model.routing.CloseModelWithParameters(_search_parameters(FAST_READ, _READ_LIMIT_S))
+    route = [model.index(model.nodes.of_visit[i][0][0]) for i in range(served)]
+    return model, model.routing.ReadAssignmentFromRoutes([route, []], True)
+
+
+def test_a_care_day_with_visits_out_searches_briefly_before_its_refill() -> None:
+    # Solved by time, the search leaves its time to the refills and districts that serve
+    # visits; counted, with every visit in, or in a repair, it runs up to the refill's share.
+    out, everyone = care_model(1), care_model(2)
+    repair = care_model(1, ModelOptions(moved_cost=1800, previous={0: frozenset({0})}))
+    by_time, counted = SolveParams(time_limit_s=30.0), SolveParams(30.0, solution_limit=10)
+    watch = _Watch(out[0].problem, by_time, None, None)
+    assert _search_s(*out, by_time, watch, 0.3) == _CARE_OUT_SEARCH_SHARE * 30.0
+    assert _search_s(*out, counted, watch, 0.3) > 20.0
+    assert _search_s(*everyone, by_time, watch, 0.3) > 20.0
+    assert _search_s(*repair, by_time, watch, 0.3) > 20.0
+
+
+@pytest.mark.parametrize("limit", [None, 10])
+def test_a_refill_walk_on_a_care_day_solved_by_time_has_its_own_bound(
+    monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    # A walk that fails runs to its end. Solved by time, the refill ends it early, so a
+    # district gets the time; a counted walk ends by its count, the deadline only a backstop.
+    ends: list[float] = []
+
+    def insert(
+        day: DayModel, routes: Sequence[Sequence[int]], p: SolveParams, w: _Watch, until: float
+    ) -> list[list[int]]:
+        ends.append(until)
+        return [list(r) for r in routes]
+
+    monkeypatch.setattr(importlib.import_module("scheduling.solve"), "_insert", insert)
+    params = SolveParams(time_limit_s=30.0, solution_limit=limit)
+    model, assignment = care_model(1)
+    watch = _Watch(model.problem, params, None, None)
+    started = time.monotonic()
+    assert _refill(model, assignment, params, watch) is None  # nothing inserted
+    bound = time.monotonic() + _CARE_OUT_WALK_SHARE * 30.0
+    if limit is None:
+        assert started < ends[0] <= bound
+    else:
+        assert ends[0] > bound + 5.0
 
 
 def absent_preferred_day() -> DayProblem:
