@@ -121,8 +121,9 @@ OR-Tools' search before a refill lasts at most the first share of the time limit
 refill's walk at most the second. In eight traced 30 s solves of hard cases that left
 visits out, the first search ran its full 9-10 s and served none; a refill and one
 district solve took the rest, with no time for a second. Whole 30 s solves of the 24
-hard cases, two at a time: every visit served in 20, 22 and 19 of 24 with both bounds (5,
-2 and 5 visits out), against 16 and 18 of 24 (13 and 10 out) without, costs 3-8 % lower.
+hard cases, two at a time: every visit served in 20, 22, 19 and 21 of 24 with both bounds
+(5, 2, 5 and 3 visits out), against 16 and 18 of 24 (13 and 10 out) without; costs 3-8 %
+lower.
 Without the walk's bound, a walk that fails runs to the district's reserve (the
 seventeenth session's first refill before the first search: 15 of 24)."""
 _LNS_SEARCH_SHARE = 0.1
