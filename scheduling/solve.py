@@ -20,8 +20,9 @@ reason. Two engines:
        and recreate around each visit still out, then an ejection-pool walk) insert
        them into its routes, which a fresh model reads for the search to resume
        (``_refill``); on a care day a search ends once it has found nothing better for
-       a tenth of the time limit, and while visits are out after a tenth at most (its
-       moves seldom serve one); a visit still out after a refill gets its district
+       a tenth of the time limit, and, in a solve by time (not a repair) while visits
+       are out, after a tenth at most, as does a refill's walk after 0.15 (the search
+       seldom serves a visit); a visit still out after a refill gets its district
        (the nine caregivers nearest it who may serve it and three members of staff who
        may not) solved alone, once (``_district``);
     5. on a care day whose plan serves every visit: ruin and recreate on cost (``_lns``)
@@ -123,8 +124,7 @@ visits out, the first search ran its full 9-10 s and served none; a refill and o
 district solve took the rest, with no time for a second. Whole 30 s solves of the 24
 hard cases, two at a time: every visit served in 20, 22, 19 and 21 of 24 with both bounds
 (5, 2, 5 and 3 visits out), against 16 and 18 of 24 (13 and 10 out) without; costs 3-8 %
-lower.
-Without the walk's bound, a walk that fails runs to the district's reserve (the
+lower. Without the walk's bound, a walk that fails runs to the district's reserve (the
 seventeenth session's first refill before the first search: 15 of 24)."""
 _LNS_SEARCH_SHARE = 0.1
 """Share of the time left after the refills that OR-Tools' search gets once ruin and

@@ -316,9 +316,9 @@ def test_a_care_day_with_visits_out_searches_briefly_before_its_refill() -> None
     by_time, counted = SolveParams(time_limit_s=30.0), SolveParams(30.0, solution_limit=10)
     watch = _Watch(out[0].problem, by_time, None, None)
     assert _search_s(*out, by_time, watch, 0.3) == _CARE_OUT_SEARCH_SHARE * 30.0
-    assert _search_s(*out, counted, watch, 0.3) > 20.0
-    assert _search_s(*everyone, by_time, watch, 0.3) > 20.0
-    assert _search_s(*repair, by_time, watch, 0.3) > 20.0
+    assert _search_s(*out, counted, watch, 0.3) > 15.0  # about 30 - 9 s
+    assert _search_s(*everyone, by_time, watch, 0.3) > 15.0
+    assert _search_s(*repair, by_time, watch, 0.3) > 15.0
 
 
 @pytest.mark.parametrize("limit", [None, 10])
