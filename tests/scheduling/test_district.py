@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from test_solve import cg, day, hm, place, visit
+from test_solve import cg, closed_model, day, hm, place, read, visit
 
 from scheduling._district import DISTRICT_HELPERS, DISTRICT_ROUTES, district, splice
 from scheduling._extract import read_routes, to_plan
@@ -21,11 +21,9 @@ from scheduling._routing import DayModel, ModelOptions, build
 from scheduling.check import check
 from scheduling.problem import DayProblem, Lock, SolverInfo
 from scheduling.solve import (
-    _READ_LIMIT_S,
     SolveParams,
     _has_districts,
     _resolve_district,
-    _search_parameters,
     _Watch,
 )
 from scheduling.travel import build_travel_times
@@ -40,23 +38,6 @@ def the_day() -> DayProblem:
     visits += [visit("f-a", 10), visit("f-b", 10)]
     visits += [visit("pair", 6, (hm(9), hm(9, 10)), staff=2), visit("out", 1)]
     return day(caregivers, visits)
-
-
-def closed_model(problem: DayProblem) -> tuple[DayModel, dict[str, int]]:
-    """The day's model, closed to read routes, and each visit's first node by visit id."""
-    travel = build_travel_times(problem)
-    model = build(problem, travel, analyse(problem, travel))
-    model.routing.CloseModelWithParameters(_search_parameters(PARAMS, _READ_LIMIT_S))
-    ids = [v.id for v in problem.visits]
-    return model, {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
-
-
-def read(model: DayModel, routes: list[list[int]]) -> Any:
-    """The assignment of ``routes`` (visit nodes, one list per caregiver)."""
-    given = [[model.index(n) for n in r] for r in routes]
-    assignment = model.routing.ReadAssignmentFromRoutes(given, True)
-    assert assignment is not None
-    return assignment
 
 
 def model_with_routes(problem: DayProblem, out_on: int | None = None) -> tuple[DayModel, Any]:

@@ -12,9 +12,12 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
+from scheduling._reasons import analyse
+from scheduling._routing import DayModel, ModelOptions, build
 from scheduling.check import check
 from scheduling.generate import generate_day
 from scheduling.problem import (
@@ -27,7 +30,8 @@ from scheduling.problem import (
     Visit,
     Weights,
 )
-from scheduling.solve import Progress, SolveParams, solve
+from scheduling.solve import _READ_LIMIT_S, Progress, SolveParams, _search_parameters, solve
+from scheduling.travel import build_travel_times
 
 STEP_S = 300
 N_PLACES = 12
@@ -87,6 +91,25 @@ def day(
         locks=tuple(locks),
         weights=weights or Weights(),
     )
+
+
+def closed_model(
+    problem: DayProblem, options: ModelOptions | None = None
+) -> tuple[DayModel, dict[str, int]]:
+    """The day's model, closed to read routes, and each visit's first node by visit id."""
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel), options or ModelOptions())
+    model.routing.CloseModelWithParameters(_search_parameters(FAST, _READ_LIMIT_S))
+    ids = [v.id for v in problem.visits]
+    return model, {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
+
+
+def read(model: DayModel, routes: list[list[int]]) -> Any:
+    """The assignment of ``routes`` (visit nodes, one list per caregiver)."""
+    given = [[model.index(n) for n in r] for r in routes]
+    assignment = model.routing.ReadAssignmentFromRoutes(given, True)
+    assert assignment is not None
+    return assignment
 
 
 def checked(problem: DayProblem, params: SolveParams = FAST, **kw: object) -> DayPlan:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from test_solve import cg, day, hm, visit
+from test_solve import cg, closed_model, day, hm, read, visit
 
 from scheduling._construct import Builder, construct
 from scheduling._extract import read_routes
@@ -300,12 +300,8 @@ def care_model(served: int, options: ModelOptions | None = None) -> tuple[DayMod
     """A care day of two caregivers and two visits, the first ``served`` of them on
     caregiver 0's route."""
     staff = [cg(f"c{k}", max_work_min=480) for k in range(2)]  # work limits: not a VRPTW
-    problem = day(staff, [visit("v0", 1), visit("v1", 2)])
-    travel = build_travel_times(problem)
-    model = build(problem, travel, analyse(problem, travel), options or ModelOptions())
-    model.routing.CloseModelWithParameters(_search_parameters(FAST_READ, _READ_LIMIT_S))
-    route = [model.index(model.nodes.of_visit[i][0][0]) for i in range(served)]
-    return model, model.routing.ReadAssignmentFromRoutes([route, []], True)
+    model, first = closed_model(day(staff, [visit("v0", 1), visit("v1", 2)]), options)
+    return model, read(model, [[first[f"v{i}"] for i in range(served)], []])
 
 
 def test_a_care_day_with_visits_out_searches_briefly_before_its_refill() -> None:
