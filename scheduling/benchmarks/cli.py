@@ -3,7 +3,9 @@
 Tables go to stdout, progress to stderr, and with ``--json`` every result (with
 the machine's load) is saved after each instance, so a long run that is stopped
 keeps what it measured. Exit status: 0 when every plan is valid, 1 when some
-plan breaks a rule (a solver bug worth a look), 2 for unusable input.
+plan breaks a rule (a solver bug worth a look), 2 for unusable input. The ``matrix``
+set solves nothing: it times a generated day's travel matrices against geopy and exits
+1 when a travel time differs from geopy's.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from ..solve import SolveParams
 from .data import VRPTW_SETS, data_dir
 from .day import run_day
 from .errors import BenchmarkError
+from .matrix import matrix_table, run_matrix
 from .report import day_table, hhc_status, hhc_table, vrptw_table
 from .runner import run_mankowska, run_vrptw, summarise_vrptw
 
-SETS = (*VRPTW_SETS, "mankowska", "day")
+SETS = (*VRPTW_SETS, "mankowska", "day", "matrix")
+
+DEFAULT_VISITS = {"day": 400, "matrix": 1000}
+DEFAULT_GEOPY_PAIRS = 20_000
+_NOT_FOR_MATRIX = ("time_limit", "instances", "solution_limit", "continuity_weights")
+"""Options that mean nothing to the ``matrix`` set, which solves nothing."""
 
 DEFAULT_TIME_LIMIT_S = {
     "solomon": 30.0,
@@ -73,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m scheduling bench",
         description="Solve public benchmark instances (or a generated care day) and "
-        "compare with the best known results.",
+        "compare with the best known results; or time a generated day's travel matrices "
+        "against geopy ('matrix').",
     )
     p.add_argument("set", choices=SETS, help="benchmark set")
     p.add_argument(
@@ -101,7 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="portfolio",
         help="solver engine for the VRPTW and HHC sets ('day' always runs both)",
     )
-    p.add_argument("--visits", type=_int_at_least(1), default=400, help="visits of the 'day' set")
+    p.add_argument(
+        "--visits",
+        type=_int_at_least(1),
+        help="visits of the generated day of the 'day' and 'matrix' sets; default: "
+        + ", ".join(f"{k} {v}" for k, v in DEFAULT_VISITS.items()),
+    )
+    p.add_argument(
+        "--geopy-pairs",
+        type=_int_at_least(1),
+        metavar="N",
+        help=f"'matrix' only: pairs of places timed with geopy and compared with the "
+        f"vectorised matrix (default {DEFAULT_GEOPY_PAIRS:,})",
+    )
     p.add_argument(
         "--continuity-weights",
         type=_weights,
@@ -138,6 +159,10 @@ def _progress(line: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.set == "matrix":
+        return _run_matrix(args)
+    if args.geopy_pairs is not None:
+        raise BenchmarkError("--geopy-pairs: only the 'matrix' set takes it")
     limit = args.time_limit or DEFAULT_TIME_LIMIT_S[args.set]
     params = SolveParams(
         time_limit_s=limit,
@@ -151,7 +176,11 @@ def _run(args: argparse.Namespace) -> int:
     out = _JsonOut(Path(args.json), args, limit) if args.json else None
     if args.set == "day":
         day = run_day(
-            args.visits, args.seed, params, _progress, continuity_weights=args.continuity_weights
+            args.visits or DEFAULT_VISITS["day"],
+            args.seed,
+            params,
+            _progress,
+            continuity_weights=args.continuity_weights,
         )
         print(day_table(day))
         if out:
@@ -178,6 +207,23 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if all(r.valid for r in results) else 1
 
 
+def _run_matrix(args: argparse.Namespace) -> int:
+    for name in _NOT_FOR_MATRIX:
+        if getattr(args, name):
+            option = "--" + name.replace("_", "-")
+            raise BenchmarkError(f"{option}: the 'matrix' set solves nothing and does not take it")
+    if args.engine != "portfolio":
+        raise BenchmarkError("--engine: the 'matrix' set solves nothing and does not take it")
+    out = _JsonOut(Path(args.json), args, None) if args.json else None
+    visits = args.visits or DEFAULT_VISITS["matrix"]
+    _progress(f"matrix: generating a day of {visits} visits (seed {args.seed})...")
+    result = run_matrix(visits, args.seed, args.geopy_pairs or DEFAULT_GEOPY_PAIRS)
+    print(matrix_table(result))
+    if out:
+        out.save([result], None)
+    return 0 if result.agrees else 1
+
+
 def _saved(out: _JsonOut | None, done: list[Any], result: Any, summary: Any) -> None:
     done.append(result)
     if out is not None:
@@ -187,7 +233,7 @@ def _saved(out: _JsonOut | None, done: list[Any], result: Any, summary: Any) -> 
 class _JsonOut:
     """Rewrites the JSON file after every result so partial runs are kept."""
 
-    def __init__(self, path: Path, args: argparse.Namespace, limit: float) -> None:
+    def __init__(self, path: Path, args: argparse.Namespace, limit: float | None) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
@@ -199,7 +245,9 @@ class _JsonOut:
             "time_limit_s": limit,
             "seed": args.seed,
             "solution_limit": args.solution_limit,
-            "engine": args.engine if args.set != "day" else "portfolio+plain",
+            "engine": {"day": "portfolio+plain", "matrix": None}.get(args.set, args.engine),
+            "visits": args.visits,
+            "geopy_pairs": args.geopy_pairs,
             "instances": args.instances,
             "continuity_weights": list(args.continuity_weights),
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -1,4 +1,5 @@
-"""The ``bench`` command: exit 2 on unusable input, and tiny end-to-end runs.
+"""The ``bench`` command: exit 2 on unusable input, and tiny end-to-end runs (the
+``matrix`` set's on a small generated day).
 
 End-to-end runs use the hand-made files of ``data/bench`` in a temporary data
 folder laid out like ``shared/benchmarks``, and a solution limit so that the
@@ -8,13 +9,18 @@ search is bounded and deterministic.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import scheduling.benchmarks.matrix as bench_matrix
 from scheduling.benchmarks.cli import main
 from scheduling.benchmarks.data import ENV_DATA_DIR
+from scheduling.travel import build_travel_times
 
 DATA = Path(__file__).parent / "data" / "bench"
 
@@ -190,3 +196,58 @@ def test_cli_adds_a_solve_of_plains_visits_per_continuity_weight(
     assert weighted["assigned"] == plain_served
     # A miss that costs more than most detours keeps the preferred caregiver more often.
     assert weighted["continuity_rate"] > travel_only["continuity_rate"]
+
+
+def test_the_matrix_set_times_a_generated_day_and_agrees_with_geopy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "matrix.json"
+    argv = ["matrix", "--visits", "30", "--seed", "2", "--geopy-pairs", "200"]
+    assert main([*argv, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert (doc["set"], doc["engine"], doc["visits"]) == ("matrix", None, 30)
+    (result,) = doc["results"]
+    places = result["places"]
+    assert result["visits"] == 30
+    assert places > 30  # caregivers' homes are places too
+    assert result["distances"] == places * (places - 1) // 2
+    checked = 200 * len(result["modes"])  # the modes the day's caregivers use
+    assert (result["checked"], result["mismatches"]) == (checked, 0)
+    assert f"agreement with geopy to the second: {checked} of {checked}" in printed
+    assert 0 < result["build_best_s"] <= result["build_median_s"]
+    assert result["geopy_full_s"] == pytest.approx(
+        result["geopy_s"] / 200 * result["distances"], rel=1e-9
+    )
+
+
+def test_the_matrix_set_exits_1_when_a_travel_time_differs_from_geopys(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def one_second_late(problem: Any) -> Any:
+        times = build_travel_times(problem)
+        return replace(times, by_mode={m: t + 1 for m, t in times.by_mode.items()})
+
+    monkeypatch.setattr(bench_matrix, "build_travel_times", one_second_late)
+    assert main(["matrix", "--visits", "20", "--geopy-pairs", "50"]) == 1
+    out = capsys.readouterr().out
+    checked = re.search(r": 0 of (\d+) sampled travel times \((\d+) differ\): DIFFER", out)
+    assert checked is not None
+    assert checked[1] == checked[2]
+    assert int(checked[1]) >= 50
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["matrix", "--time-limit", "5"], "--time-limit: the 'matrix' set solves nothing"),
+        (["matrix", "--instances", "C101"], "--instances: the 'matrix' set solves nothing"),
+        (["matrix", "--engine", "plain"], "--engine: the 'matrix' set solves nothing"),
+        (["day", "--geopy-pairs", "10"], "--geopy-pairs: only the 'matrix' set takes it"),
+    ],
+)
+def test_the_matrix_set_refuses_options_it_cannot_use(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
