@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--geopy-pairs",
         type=_int_at_least(1),
         metavar="N",
-        help=f"'matrix' only: pairs of places timed with geopy and compared with the "
+        help="'matrix' only: pairs of places timed with geopy and compared with the "
         f"vectorised matrix (default {DEFAULT_GEOPY_PAIRS:,})",
     )
     p.add_argument(
@@ -209,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_matrix(args: argparse.Namespace) -> int:
     for name in _NOT_FOR_MATRIX:
-        if getattr(args, name):
+        if getattr(args, name) not in (None, ()):  # given at all, even empty
             option = "--" + name.replace("_", "-")
             raise BenchmarkError(f"{option}: the 'matrix' set solves nothing and does not take it")
     if args.engine != "portfolio":
