@@ -547,10 +547,26 @@ def _search_s(day: DayModel, best: Any, params: SolveParams, watch: _Watch, shar
 
 
 def _serving_first(day: DayModel, params: SolveParams) -> bool:
-    """Whether visits out cut OR-Tools' search and a refill's walk short
-    (``_CARE_OUT_SEARCH_SHARE``): on a care day (a district's too) solved by time, not by
-    a count that must stay deterministic, and not in a repair, where it was not measured."""
-    return not _is_vrptw(day.problem) and not day.options.previous and params.solution_limit is None
+    """Whether visits out cut OR-Tools' search and an insertion walk short
+    (``_CARE_OUT_SEARCH_SHARE``, ``_walk_until``): on a care day planned afresh (a
+    district's too) and solved by time, not by a count that must stay deterministic."""
+    return _fresh_care_day(day) and params.solution_limit is None
+
+
+def _fresh_care_day(day: DayModel) -> bool:
+    """A care day, not a VRPTW instance, planned afresh: a repair's cost of moving a visit
+    off its previous caregiver was not measured with the steps this gates."""
+    return not _is_vrptw(day.problem) and not day.options.previous
+
+
+def _walk_until(
+    day: DayModel, params: SolveParams, watch: _Watch, keep_s: float, cap_s: float
+) -> float:
+    """When an insertion walk ends: ``keep_s`` before the deadline, and at most ``cap_s``
+    from now where visits out cut it short (``_serving_first``). A walk that fails runs
+    to its deadline; a counted walk must end on its own for a deterministic solve."""
+    until = watch.deadline - keep_s
+    return min(until, time.monotonic() + cap_s) if _serving_first(day, params) else until
 
 
 def _portfolio_name(how: str, rounds: int, districts: int = 0, recreated: bool = False) -> str:
@@ -669,9 +685,8 @@ def _refill(
     if served == len(day.nodes.of_visit) or watch.stop_now():
         return None
     current = [list(r.nodes) for r in read_routes(day, assignment)]
-    until = watch.deadline - watch.read_s - reserve_s
-    if _serving_first(day, params):
-        until = min(until, time.monotonic() + _CARE_OUT_WALK_SHARE * params.time_limit_s)
+    cap_s = _CARE_OUT_WALK_SHARE * params.time_limit_s
+    until = _walk_until(day, params, watch, watch.read_s + reserve_s, cap_s)
     routes = _insert(day, current, params, watch, until)
     placed = {day.nodes.visit[n] for r in routes for n in r}
     before = {day.nodes.visit[n] for r in current for n in r}
@@ -737,13 +752,10 @@ def _resolve_district(
     plan = solve(district(day, routes, i), run, travel=day.travel, should_stop=watch.stop_now)
     spliced = splice(day, routes, plan)
     if plan.unassigned and day.problem.visits[i].id not in {u.visit_id for u in plan.unassigned}:
-        # The visit is in and another of the district's is out, which may fit outside it.
-        # A walk that fails runs to its deadline: as long as the district's solve, unless
-        # a counted walk must end on its own for a deterministic solve. Two reads are kept:
-        # the spliced routes' below, and the fresh model a last search would read.
-        until = watch.deadline - 2 * watch.read_s
-        if params.solution_limit is None:
-            until = min(until, time.monotonic() + seconds)
+        # The visit is in and another of the district's is out, which may fit outside it:
+        # a walk as long as the district's solve at most, keeping two reads (the spliced
+        # routes' below, and the fresh model a last search would read).
+        until = _walk_until(day, params, watch, 2 * watch.read_s, seconds)
         spliced = _insert(day, spliced, params, watch, until)
     fresh, read = _read_into_fresh_model(day, spliced, params, watch)
     if read is None or read.ObjectiveValue() >= assignment.ObjectiveValue():
@@ -753,14 +765,9 @@ def _resolve_district(
 
 
 def _has_districts(day: DayModel) -> bool:
-    """Whether ``_resolve_district`` may run: on a care day bigger than a district, not
-    in a repair, whose cost of moving a visit off its previous caregiver the district's
-    solve does not know."""
-    return (
-        not _is_vrptw(day.problem)
-        and not day.options.previous
-        and len(day.problem.caregivers) > DISTRICT_ROUTES
-    )
+    """Whether ``_resolve_district`` may run: on a care day planned afresh (a district's
+    solve does not know a repair's cost of moving a visit) and bigger than a district."""
+    return _fresh_care_day(day) and len(day.problem.caregivers) > DISTRICT_ROUTES
 
 
 def _untried(day: DayModel, routes: Sequence[RouteNodes], tried: set[int]) -> list[int]:
