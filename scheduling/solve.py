@@ -43,6 +43,10 @@ reason. Two engines:
     at a time and has no way to place the second staff member of a pair it has just
     routed.
 
+With ``SolveParams.workers`` above 1, a day planned afresh by the portfolio is solved
+that many times at once with consecutive seeds, each in its own process, and the plan the
+checker prices lowest is returned (``_workers``).
+
 A search bounded by ``solution_limit`` (and PyVRP by iterations) is deterministic.
 """
 
@@ -58,7 +62,7 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from . import _lns, _seed
+from . import _lns, _seed, _workers
 from ._construct import SERVE_MORE_SLACK, construct
 from ._district import DISTRICT_ROUTES, district, splice
 from ._extract import RouteNodes, read_routes, stop_node, to_plan
@@ -177,6 +181,11 @@ class SolveParams:
         ``"portfolio"`` or ``"plain"``.
     log_search
         Let OR-Tools log its search to stderr.
+    workers
+        Processes solving the day at once, each with its own seed (``seed``, ``seed + 1``,
+        ...); the cheapest plan wins (``_workers``). The portfolio planning afresh only:
+        the plain engine and a repair (``hint``, whose cost of moving a visit the checker's
+        price of a plan leaves out) run in one.
     """
 
     time_limit_s: float = 30.0
@@ -185,6 +194,7 @@ class SolveParams:
     minimise_routes: bool = False
     engine: str = "portfolio"
     log_search: bool = False
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -221,6 +231,8 @@ def _check_params(params: SolveParams) -> None:
         raise ValueError(f"time_limit_s must be positive, not {params.time_limit_s}")
     if params.solution_limit is not None and params.solution_limit < 1:
         raise ValueError(f"solution_limit must be at least 1, not {params.solution_limit}")
+    if params.workers < 1:
+        raise ValueError(f"workers must be at least 1, not {params.workers}")
 
 
 class _Watch:
@@ -885,6 +897,16 @@ def solve(
         If ``params`` names an unknown engine or a non-positive limit.
     """
     _check_params(params)
+    if params.workers > 1 and params.engine == "portfolio" and hint is None:
+        return _workers.best_of(
+            problem,
+            params,
+            solve,
+            travel=travel,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            hint=hint,
+        )
     watch = _Watch(problem, params, on_progress, should_stop)
     watch.begin("travel times and the routing model")
     travel = travel if travel is not None else build_travel_times(problem)
