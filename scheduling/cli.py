@@ -115,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after N solutions: the same plan on every run",
     )
     s.add_argument("--engine", choices=("portfolio", "plain"), default="portfolio")
+    s.add_argument(
+        "--workers",
+        type=_int_at_least(1),
+        default=1,
+        metavar="N",
+        help="processes solving at once, seeds S, S+1, ...; the cheapest plan wins "
+        "(portfolio only; progress shows the first)",
+    )
     s.add_argument("--quiet", action="store_true", help="no progress lines")
 
     c = sub.add_parser("check", help="check a plan against its day")
@@ -240,6 +248,7 @@ def _solve(args: argparse.Namespace) -> int:
         seed=args.seed,
         solution_limit=args.solutions,
         engine=args.engine,
+        workers=args.workers,
     )
     progress = _Progress(args.quiet)
     with _interruptible() as should_stop:

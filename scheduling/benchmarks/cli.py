@@ -33,7 +33,7 @@ SETS = (*VRPTW_SETS, "mankowska", "day", "matrix")
 
 DEFAULT_VISITS = {"day": 400, "matrix": 1000}
 DEFAULT_GEOPY_PAIRS = 20_000
-_NOT_FOR_MATRIX = ("time_limit", "instances", "solution_limit", "continuity_weights")
+_NOT_FOR_MATRIX = ("time_limit", "instances", "solution_limit", "continuity_weights", "workers")
 """Options that mean nothing to the ``matrix`` set, which solves nothing."""
 
 DEFAULT_TIME_LIMIT_S = {
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="solver engine for the VRPTW and HHC sets ('day' always runs both)",
     )
     p.add_argument(
+        "--workers",
+        type=_int_at_least(1),
+        metavar="W",
+        help="processes per portfolio solve, each with its own seed; the cheapest plan "
+        "wins (plain always runs in one); default 1",
+    )
+    p.add_argument(
         "--visits",
         type=_int_at_least(1),
         help="visits of the generated day of the 'day' and 'matrix' sets; default: "
@@ -170,6 +177,7 @@ def _run(args: argparse.Namespace) -> int:
         solution_limit=args.solution_limit,
         minimise_routes=args.set in VRPTW_SETS,
         engine=args.engine,
+        workers=args.workers or 1,
     )
     if args.continuity_weights and args.set != "day":
         raise BenchmarkError("--continuity-weights: only the 'day' set takes it")
@@ -245,6 +253,7 @@ class _JsonOut:
             "time_limit_s": limit,
             "seed": args.seed,
             "solution_limit": args.solution_limit,
+            "workers": args.workers or 1,
             "engine": {"day": "portfolio+plain", "matrix": None}.get(args.set, args.engine),
             "visits": args.visits,
             "geopy_pairs": args.geopy_pairs,

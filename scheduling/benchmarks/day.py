@@ -194,6 +194,7 @@ def _solve(
         solution_limit=params.solution_limit,
         minimise_routes=False,
         engine=engine,
+        workers=params.workers,
     )
     load = _load()
     t0 = time.perf_counter()

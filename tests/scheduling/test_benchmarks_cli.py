@@ -244,6 +244,7 @@ def test_the_matrix_set_exits_1_when_a_travel_time_differs_from_geopys(
         (["matrix", "--instances", "C101"], "--instances: the 'matrix' set solves nothing"),
         (["matrix", "--instances", ""], "--instances: the 'matrix' set solves nothing"),
         (["matrix", "--engine", "plain"], "--engine: the 'matrix' set solves nothing"),
+        (["matrix", "--workers", "2"], "--workers: the 'matrix' set solves nothing"),
         (["day", "--geopy-pairs", "10"], "--geopy-pairs: only the 'matrix' set takes it"),
     ],
 )

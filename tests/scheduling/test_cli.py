@@ -135,6 +135,7 @@ class FakeParams:
     minimise_routes: bool = False
     engine: str = "portfolio"
     log_search: bool = False
+    workers: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,12 +177,12 @@ def test_solve_writes_checks_and_reports(
     fake_solver(monkeypatch, tiny_plan, calls)
     out_file = tmp_path / "plan.json"
     argv = ["solve", tiny_day_path, "-o", out_file, "--time-limit", "3", "--seed", "7"]
-    code, out, err = run(capsys, *argv, "--solutions", "20")
+    code, out, err = run(capsys, *argv, "--solutions", "20", "--workers", "2")
     assert code == 0
     assert read_plan(out_file) == tiny_plan
     (call,) = calls
     assert call["problem"] == tiny_day
-    assert call["params"] == FakeParams(time_limit_s=3.0, seed=7, solution_limit=20)
+    assert call["params"] == FakeParams(time_limit_s=3.0, seed=7, solution_limit=20, workers=2)
     assert call["stop"] is False
     assert out.startswith(f"{out_file}: 8/8 visits assigned, travel 5313 s")
     assert ": valid (solver 0.0 s)" in out
