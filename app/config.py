@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,18 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def solver_workers(environ: Mapping[str, str] = os.environ) -> int:
+    """Processes per day plan (``SOLVER_WORKERS``), each solving with its own seed, the
+    cheapest plan kept: by default two where the machine has two cores (a solve uses one).
+    """
+    raw = environ.get("SOLVER_WORKERS")
+    if raw is None:
+        return min(2, os.cpu_count() or 1)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"SOLVER_WORKERS must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
@@ -36,6 +49,7 @@ class Config:
     SESSION_LIFETIME_HOURS = 12
     API_PAGE_SIZE = 50
     API_MAX_PAGE_SIZE = 200
+    DISPATCH_SOLVER_WORKERS = solver_workers()
     TESTING = False
 
 
@@ -49,3 +63,4 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     REDIS_URL = None
+    DISPATCH_SOLVER_WORKERS = 1  # the dispatch tests' plans are counted, one process each

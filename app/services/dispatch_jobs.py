@@ -59,7 +59,11 @@ def queue() -> JobQueue:
 def solver_limits() -> dict[str, Any]:
     """Solver settings from the configuration that every job records with its params."""
     limit = current_app.config.get("DISPATCH_SOLUTION_LIMIT")
-    return {"solution_limit": int(limit)} if limit else {}
+    settings: dict[str, Any] = {"solution_limit": int(limit)} if limit else {}
+    workers = int(current_app.config.get("DISPATCH_SOLVER_WORKERS") or 1)
+    if workers > 1:
+        settings["workers"] = workers  # a repair runs in one process whatever it says
+    return settings
 
 
 def ensure_idle(session: Session, agency_id: int, day: dt.date) -> None:
@@ -181,6 +185,7 @@ def run_job(session: Session, job_id: str, should_stop: ShouldStop, prepare: Pre
         params = SolveParams(
             time_limit_s=float(job.params.get("time_limit_s", 20)),
             solution_limit=job.params.get("solution_limit"),
+            workers=int(job.params.get("workers", 1)),
         )
         plan = solve(
             prepared.problem, params, on_progress=report, should_stop=stop, hint=prepared.hint

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -122,6 +123,21 @@ def test_a_job_reports_progress_and_its_end_to_the_board_room(
     assert job.progress["assigned"] == version.plan["kpis"]["assigned"]
     assert job.params["solution_limit"] > 0
     assert job.params["time_limit_s"] == 2
+
+
+def test_a_plan_job_with_two_workers_records_them_and_keeps_the_cheaper_seed(
+    app: Flask, session: Session, day: Day
+) -> None:
+    app.config["DISPATCH_SOLVER_WORKERS"] = 2
+    try:
+        version = _plan(session, day)
+    finally:
+        app.config["DISPATCH_SOLVER_WORKERS"] = 1
+    job = session.scalars(select(SolveJob)).one()
+    assert job.params["workers"] == 2
+    plan = load_plan(version.plan)
+    assert check(load_problem(version.problem), plan).ok
+    assert "best of 2 seeds: seed " in plan.solver.name
 
 
 def test_versions_are_never_updated_or_deleted(session: Session, day: Day) -> None:
