@@ -56,7 +56,6 @@ class _Job:
     problem: DayProblem
     params: SolveParams
     travel: TravelTimes | None
-    hint: DayPlan | None
     deadline: float
 
 
@@ -94,9 +93,14 @@ class _Worker:
     def result(self, until: float) -> DayPlan | None:
         """The worker's plan, or None if it sends none by ``until`` (then it is ended)."""
         self.reader.join(max(0.0, until - time.monotonic()))
-        if self.reader.is_alive():
-            log.warning("solve worker (seed %s) sent no plan in time: ended", self.seed)
+        late = self.reader.is_alive()
         self.end()
+        if late:
+            log.warning("solve worker (seed %s) sent no plan in time: ended", self.seed)
+        elif self.proc.returncode != 0:
+            log.warning(
+                "solve worker (seed %s) failed, exit code %s", self.seed, self.proc.returncode
+            )
         return self.plan
 
     def end(self) -> None:
@@ -121,14 +125,13 @@ def best_of(
     travel: TravelTimes | None,
     on_progress: Callable[[Any], None] | None,
     should_stop: Callable[[], bool] | None,
-    hint: DayPlan | None,
 ) -> DayPlan:
     """``solve`` of ``problem`` in ``params.workers`` processes, this one included; the
     plan that ``check`` prices lowest, its solver name saying which seed found it."""
     t0 = time.monotonic()
     deadline = t0 + params.time_limit_s
     workers = [
-        _Worker(_Job(problem, _single(params, params.seed + w), travel, hint, deadline))
+        _Worker(_Job(problem, _single(params, params.seed + w), travel, deadline))
         for w in range(1, params.workers)
     ]
     cancelled = False
@@ -145,7 +148,6 @@ def best_of(
             travel=travel,
             on_progress=on_progress,
             should_stop=stop,
-            hint=hint,
         )
         if cancelled:
             return mine
@@ -193,6 +195,6 @@ def main() -> None:
     plan = None
     if limit > 0:
         run = dataclasses.replace(job.params, time_limit_s=limit)
-        plan = solve(job.problem, run, travel=job.travel, hint=job.hint)
+        plan = solve(job.problem, run, travel=job.travel)
     pickle.dump(plan, stdout)
     stdout.flush()

@@ -905,7 +905,6 @@ def solve(
             travel=travel,
             on_progress=on_progress,
             should_stop=should_stop,
-            hint=hint,
         )
     watch = _Watch(problem, params, on_progress, should_stop)
     watch.begin("travel times and the routing model")

@@ -40,17 +40,18 @@ def test_two_workers_return_the_cheaper_of_the_two_seeds_plans(small_day: DayPro
 
 
 def test_a_worker_that_dies_leaves_the_callers_plan(
-    small_day: DayProblem, monkeypatch: pytest.MonkeyPatch
+    small_day: DayProblem, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(_workers, "_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
     alone = solve(small_day, COUNTED)
     both = valid(small_day, solve(small_day, dataclasses.replace(COUNTED, workers=2)))
     assert both.routes == alone.routes
     assert both.solver.name.endswith("best of 2 seeds: seed 2")
+    assert "solve worker (seed 3) failed, exit code 3" in caplog.text
 
 
 def test_a_worker_that_hangs_is_ended_after_the_grace(
-    small_day: DayProblem, monkeypatch: pytest.MonkeyPatch
+    small_day: DayProblem, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     hang = [sys.executable, "-c", "import time; time.sleep(120)"]
     monkeypatch.setattr(_workers, "_command", lambda: hang)
@@ -68,6 +69,7 @@ def test_a_worker_that_hangs_is_ended_after_the_grace(
     assert plan.solver.name.endswith("seed 0")
     assert len(started) == 1
     assert started[0].proc.poll() is not None
+    assert "solve worker (seed 1) sent no plan in time: ended" in caplog.text
 
 
 def test_cancelling_ends_the_workers_and_returns_the_callers_plan(small_day: DayProblem) -> None:
