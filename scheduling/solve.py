@@ -894,7 +894,7 @@ def solve(
     Raises
     ------
     ValueError
-        If ``params`` names an unknown engine or a non-positive limit.
+        If ``params`` names an unknown engine, a non-positive limit or no worker.
     """
     _check_params(params)
     if params.workers > 1 and params.engine == "portfolio" and hint is None:
