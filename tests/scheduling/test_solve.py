@@ -343,7 +343,9 @@ def test_route_minimisation_with_capacity_on_a_tiny_vrptw() -> None:
     }
 
 
-def test_should_stop_cancels_and_returns_a_valid_plan() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_should_stop_cancels_and_returns_a_valid_plan(workers: int) -> None:
+    # With two workers, cancelling ends the other and returns the caller's own plan.
     problem = generate_day(60, seed=3)
     calls = 0
 
@@ -353,11 +355,12 @@ def test_should_stop_cancels_and_returns_a_valid_plan() -> None:
         return calls > 3
 
     started = time.monotonic()
-    plan = checked(problem, SolveParams(time_limit_s=120.0), should_stop=stop)
+    plan = checked(problem, SolveParams(time_limit_s=120.0, workers=workers), should_stop=stop)
     # Far below the limit: the search ended because it was asked to.
     assert time.monotonic() - started < 60.0
     assert calls > 3
     assert plan.kpis.visits == 60
+    assert "best of" not in plan.solver.name
 
 
 def test_same_plan_twice_with_a_solution_limit(small_day: DayProblem) -> None:

@@ -1,36 +1,29 @@
 """Tests of ``SolveParams.workers``: seeds solved in parallel processes, the cheapest kept.
 
 Solves are bounded by a solution limit, so each seed's plan is deterministic and the
-choice between them can be checked against solves in one process.
+choice between them can be checked against solves in one process. Cancelling with two
+workers is tested beside cancelling in one (``test_solve``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 
 import pytest
 
 from scheduling import _workers
 from scheduling.check import check
-from scheduling.problem import DayPlan, DayProblem
+from scheduling.problem import DayProblem
 from scheduling.solve import SolveParams, solve
+from tests.scheduling.test_solve import checked
 
 COUNTED = SolveParams(time_limit_s=60.0, solution_limit=10, seed=2)
 
 
-def valid(problem: DayProblem, plan: DayPlan) -> DayPlan:
-    report = check(problem, plan)
-    assert report.ok, [v.message for v in report.violations]
-    return plan
-
-
 def test_two_workers_return_the_cheaper_of_the_two_seeds_plans(small_day: DayProblem) -> None:
-    alone = [
-        valid(small_day, solve(small_day, dataclasses.replace(COUNTED, seed=s))) for s in (2, 3)
-    ]
-    both = valid(small_day, solve(small_day, dataclasses.replace(COUNTED, workers=2)))
+    alone = [checked(small_day, dataclasses.replace(COUNTED, seed=s)) for s in (2, 3)]
+    both = checked(small_day, dataclasses.replace(COUNTED, workers=2))
     costs = [check(small_day, p).cost for p in alone]
     winner = 0 if costs[0] <= costs[1] else 1
     assert both.routes == alone[winner].routes
@@ -43,8 +36,8 @@ def test_a_worker_that_dies_leaves_the_callers_plan(
     small_day: DayProblem, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(_workers, "_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
-    alone = solve(small_day, COUNTED)
-    both = valid(small_day, solve(small_day, dataclasses.replace(COUNTED, workers=2)))
+    alone = checked(small_day, COUNTED)
+    both = checked(small_day, dataclasses.replace(COUNTED, workers=2))
     assert both.routes == alone.routes
     assert both.solver.name.endswith("best of 2 seeds: seed 2")
     assert "solve worker (seed 3) failed, exit code 3" in caplog.text
@@ -65,33 +58,16 @@ def test_a_worker_that_hangs_is_ended_after_the_grace(
 
     monkeypatch.setattr(_workers._Worker, "__init__", spy)
     params = SolveParams(time_limit_s=3.0, solution_limit=10, workers=2)
-    plan = valid(small_day, solve(small_day, params))
+    plan = checked(small_day, params)
     assert plan.solver.name.endswith("seed 0")
     assert len(started) == 1
     assert started[0].proc.poll() is not None
     assert "solve worker (seed 1) sent no plan in time: ended" in caplog.text
 
 
-def test_cancelling_ends_the_workers_and_returns_the_callers_plan(small_day: DayProblem) -> None:
-    calls = 0
-
-    def stop() -> bool:
-        nonlocal calls
-        calls += 1
-        return calls > 3
-
-    t0 = time.monotonic()
-    plan = valid(
-        small_day, solve(small_day, SolveParams(time_limit_s=120.0, workers=2), should_stop=stop)
-    )
-    assert time.monotonic() - t0 < 60.0  # the workers were not waited for
-    assert "best of" not in plan.solver.name  # the caller's own plan, as it stood
-    assert plan.kpis.visits == len(small_day.visits)
-
-
 def test_the_plain_engine_runs_in_one_process(tiny_day: DayProblem) -> None:
     params = SolveParams(time_limit_s=20.0, solution_limit=10, engine="plain", workers=2)
-    plan = valid(tiny_day, solve(tiny_day, params))
+    plan = checked(tiny_day, params)
     assert plan.solver.name.startswith("careroute-plain")
     assert "best of" not in plan.solver.name
 
