@@ -114,7 +114,7 @@ class Builder:
         for n, (a, b) in enumerate(day.nodes.window):
             if day.nodes.visit[n] >= 0 and a == b:
                 self.pinned[n] = a
-        self._slacks: dict[int, tuple[tuple[tuple[int, ...], tuple[int, ...]], Slack]] = {}
+        self._slacks: dict[int, tuple[tuple[tuple[int, ...], tuple[int | None, ...]], Slack]] = {}
 
     def arc_delta(self, veh: Vehicle, seq: list[int], pos: int, n: int) -> int:
         mat = veh.matrix
@@ -157,10 +157,10 @@ class Builder:
             slack = self.timer.slack(veh, seq, self.pinned)
         # The bound test first: on a full day it rules out most positions, whose costs
         # are then never computed.
-        order = sorted(
-            (self.arc_delta(veh, seq, p, n), p, n)
-            for p, n in self.timer.open_positions(veh, seq, slack, alternatives, self.pinned)
-        )
+        positions = self.timer.open_positions(veh, seq, slack, alternatives, self.pinned)
+        if not positions:
+            return None
+        order = sorted((self.arc_delta(veh, seq, p, n), p, n) for p, n in positions)
         for cost, p, n in order:
             if below is not None and cost >= below:
                 return None
@@ -183,7 +183,7 @@ class Builder:
         visits stay as they are: inserting a few visits tries each of them on most
         routes, and most routes do not change from one try to the next."""
         seq = self.routes[k]
-        key = (tuple(seq), tuple(self.pinned.get(n, -1) for n in seq))
+        key = (tuple(seq), tuple(map(self.pinned.get, seq)))
         kept = self._slacks.get(k)
         if kept is not None and kept[0] == key:
             return kept[1]
@@ -779,13 +779,17 @@ def _pick(
         found = options[i]
         if not found:
             continue
-        costs = sorted(found.values(), key=lambda x: x.cost)
-        first = costs[0]
-        regret = costs[1].cost - first.cost if len(costs) > 1 else 10**12
+        first = min(found.values(), key=_cost)
+        others = [x.cost for x in found.values() if x is not first]
+        regret = min(others) - first.cost if others else 10**12
         key = (day.problem.visits[i].priority, -regret, first.cost)
         if best_key is None or key < best_key:
             best_key, best = key, (i, first)
     return best
+
+
+def _cost(ins: _Insertion) -> int:
+    return ins.cost
 
 
 def _unassigned_loss(builder: Builder) -> int:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from ._construct import Builder
 
@@ -46,6 +48,17 @@ class _Search:
             if day.nodes.visit[n] >= 0
         }
         self.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
+        self._where: dict[int, tuple[int, int]] | None = None
+
+    def where(self) -> dict[int, tuple[int, int]]:
+        """Route and position of every routed node, kept until a move changes them."""
+        if self._where is None:
+            self._where = {m: (k, q) for k, r in enumerate(self.b.routes) for q, m in enumerate(r)}
+        return self._where
+
+    def moved(self) -> None:
+        """Routes changed: the positions ``where`` kept are stale."""
+        self._where = None
 
     def out_of_time(self) -> bool:
         if self.should_stop is not None and self.should_stop():
@@ -71,8 +84,10 @@ class _Search:
         saved = self.cost[k] - b.route_cost(k, base)
         best: tuple[int, int, list[int]] | None = None
         for kk in self.allowed[n]:
-            target = base if kk == k else b.routes[kk]
-            ins = b.cheapest(kk, target, (n,), saved if best is None else min(saved, best[0]))
+            # Another route's slack is the builder's, kept while the route stays as it is.
+            target, slack = (base, None) if kk == k else (b.routes[kk], b.route_slack(kk))
+            below = saved if best is None else min(saved, best[0])
+            ins = b.cheapest(kk, target, (n,), below, slack)
             if ins is not None:
                 best = (ins.cost, kk, target[: ins.pos] + [n] + target[ins.pos :])
         if best is None or best[0] >= saved:
@@ -84,6 +99,7 @@ class _Search:
         self.cost[k] = b.route_cost(k, base)
         b.routes[kk] = trial
         self.cost[kk] = b.route_cost(kk, trial)
+        self.moved()
         return True
 
     def swap(self, k: int, p: int, near: list[int]) -> bool:
@@ -91,7 +107,7 @@ class _Search:
         another route, if that gains."""
         b = self.b
         n = b.routes[k][p]
-        where = {m: (kk, q) for kk, r in enumerate(b.routes) for q, m in enumerate(r)}
+        where = self.where()
         for m in near:
             if m not in where:
                 continue
@@ -108,19 +124,24 @@ class _Search:
             if self.feasible(k, a_seq) and self.feasible(kk, b_seq):
                 b.routes[k], b.routes[kk] = a_seq, b_seq
                 self.cost[k], self.cost[kk] = new_a, new_b
+                self.moved()
                 return True
         return False
 
 
 def _nearest(builder: Builder, count: int) -> dict[int, list[int]]:
-    """Per routed visit node, the ``count`` other routed visit nodes nearest to it."""
-    routed = [n for r in builder.routes for n in r]
-    mat = builder.timer.vehicles[0].matrix if builder.timer.vehicles else []
-    out: dict[int, list[int]] = {}
-    for n in routed:
-        row = mat[n]
-        out[n] = sorted((m for m in routed if m != n), key=lambda m: (row[m], m))[:count]
-    return out
+    """Per routed visit node, the ``count`` other routed visit nodes nearest to it (ties
+    to the lower node), in the first caregiver's travel mode."""
+    routed = sorted(n for r in builder.routes for n in r)
+    if not routed or not builder.timer.vehicles:
+        return {}
+    day = builder.day
+    mode = day.problem.caregivers[builder.timer.vehicles[0].k].mode
+    block = np.asarray(day.travel_by_mode[mode])[np.ix_(routed, routed)].astype(np.int64)
+    np.fill_diagonal(block, np.iinfo(np.int64).max)  # not its own neighbour
+    # A stable sort of each row keeps equal times in node order (``routed`` is sorted).
+    order = np.argsort(block, axis=1, kind="stable")[:, : min(count, len(routed) - 1)]
+    return {n: [routed[j] for j in row] for n, row in zip(routed, order.tolist(), strict=True)}
 
 
 def polish(
@@ -151,3 +172,4 @@ def polish(
             return
         refill()
         search.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
+        search.moved()
