@@ -115,6 +115,7 @@ class Builder:
             if day.nodes.visit[n] >= 0 and a == b:
                 self.pinned[n] = a
         self._slacks: dict[int, tuple[tuple[tuple[int, ...], tuple[int | None, ...]], Slack]] = {}
+        self._costs: dict[int, tuple[tuple[int, ...], int]] = {}
 
     def arc_delta(self, veh: Vehicle, seq: list[int], pos: int, n: int) -> int:
         mat = veh.matrix
@@ -140,6 +141,18 @@ class Builder:
         if self.care is not None:
             total += sum(self.care[k][n] for n in seq)
         return total + self.fixed
+
+    def kept_route_cost(self, k: int) -> int:
+        """``route_cost`` of route ``k`` as it is now, kept while the route stays as it is:
+        the ejection-pool walk prices the whole day after each step, which changes one or
+        two routes."""
+        seq = tuple(self.routes[k])
+        kept = self._costs.get(k)
+        if kept is not None and kept[0] == seq:
+            return kept[1]
+        cost = self.route_cost(k, seq)
+        self._costs[k] = (seq, cost)
+        return cost
 
     def cheapest(
         self,
@@ -801,7 +814,7 @@ def _unassigned_loss(builder: Builder) -> int:
         for i, copies in day.nodes.of_visit.items()
         if i not in placed
     )
-    return loss + sum(builder.route_cost(k, seq) for k, seq in enumerate(builder.routes))
+    return loss + sum(builder.kept_route_cost(k) for k in range(len(builder.routes)))
 
 
 def _insert_by_clearing(
@@ -1138,17 +1151,21 @@ def _pool_step(builder: Builder, i: int, forced: dict[int, int]) -> list[int] | 
     for count in range(1, _POOL_EJECT + 1):
         for k in day.scopes[i].allowed:
             seq = builder.routes[k]
-            before = builder.route_cost(k, seq)
+            before = builder.kept_route_cost(k)
             for out in itertools.combinations(near[k], count):
                 urgent = sum(1 for m in out if builder.price[m] > price)
                 used = sum(forced.get(day.nodes.visit[m], 0) for m in out)
                 if best is not None and (urgent, used, count) > best[0][:3]:
                     continue
                 base = [m for m in seq if m not in out]
-                ins = builder.cheapest(k, base, alternatives)
+                saved = before - builder.route_cost(k, base)
+                # Tied on the rest, an insertion must add less than the best one to win.
+                tied = best is not None and (urgent, used, count) == best[0][:3]
+                below = best[0][3] + saved if best is not None and tied else None
+                ins = builder.cheapest(k, base, alternatives, below)
                 if ins is None:
                     continue
-                added = ins.cost + builder.route_cost(k, base) - before
+                added = ins.cost - saved
                 key = (urgent, used, count, added)
                 if best is None or key < best[0]:
                     best = (key, k, base, ins, out)
