@@ -144,8 +144,8 @@ class Builder:
 
     def kept_route_cost(self, k: int) -> int:
         """``route_cost`` of route ``k`` as it is now, kept while the route stays as it is:
-        the ejection-pool walk prices the whole day after each step, which changes one or
-        two routes."""
+        the ejection-pool walk prices the whole day after each step and ``polish`` weighs
+        every move against the routes it changes, one or two at a time."""
         seq = tuple(self.routes[k])
         kept = self._costs.get(k)
         if kept is not None and kept[0] == seq:

@@ -47,7 +47,6 @@ class _Search:
             for n in range(day.nodes.count)
             if day.nodes.visit[n] >= 0
         }
-        self.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
         self._where: dict[int, tuple[int, int]] | None = None
 
     def where(self) -> dict[int, tuple[int, int]]:
@@ -81,7 +80,7 @@ class _Search:
         seq = b.routes[k]
         n = seq[p]
         base = seq[:p] + seq[p + 1 :]
-        saved = self.cost[k] - b.route_cost(k, base)
+        saved = b.kept_route_cost(k) - b.route_cost(k, base)
         best: tuple[int, int, list[int]] | None = None
         for kk in self.allowed[n]:
             # Another route's slack is the builder's, kept while the route stays as it is.
@@ -96,9 +95,7 @@ class _Search:
             return False
         _, kk, trial = best
         b.routes[k] = base
-        self.cost[k] = b.route_cost(k, base)
         b.routes[kk] = trial
-        self.cost[kk] = b.route_cost(kk, trial)
         self.moved()
         return True
 
@@ -119,11 +116,10 @@ class _Search:
             a_seq = b.routes[k][:p] + [m] + b.routes[k][p + 1 :]
             b_seq = b.routes[kk][:q] + [n] + b.routes[kk][q + 1 :]
             new_a, new_b = b.route_cost(k, a_seq), b.route_cost(kk, b_seq)
-            if new_a + new_b >= self.cost[k] + self.cost[kk]:
+            if new_a + new_b >= b.kept_route_cost(k) + b.kept_route_cost(kk):
                 continue
             if self.feasible(k, a_seq) and self.feasible(kk, b_seq):
                 b.routes[k], b.routes[kk] = a_seq, b_seq
-                self.cost[k], self.cost[kk] = new_a, new_b
                 self.moved()
                 return True
         return False
@@ -171,5 +167,4 @@ def polish(
         if not changed:
             return
         refill()
-        search.cost = [builder.route_cost(k, r) for k, r in enumerate(builder.routes)]
         search.moved()
