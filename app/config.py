@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,17 @@ def solver_workers(environ: Mapping[str, str] = os.environ) -> int:
     return int(raw)
 
 
+def from_environment(read: Callable[[], int]) -> int:
+    """``read()``, or, for a bad environment variable, its error on stderr and exit status
+    2: the server or command stops at once with a message naming the variable (read at
+    import, a bad value would otherwise end in a traceback)."""
+    try:
+        return read()
+    except ValueError as exc:
+        print(f"CareRoute configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
@@ -49,7 +61,7 @@ class Config:
     SESSION_LIFETIME_HOURS = 12
     API_PAGE_SIZE = 50
     API_MAX_PAGE_SIZE = 200
-    DISPATCH_SOLVER_WORKERS = solver_workers()
+    DISPATCH_SOLVER_WORKERS = from_environment(solver_workers)
     TESTING = False
 
 
