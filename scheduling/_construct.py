@@ -165,6 +165,8 @@ class Builder:
         """Cheapest feasible insertion into ``seq`` (as route ``k``) of any of the
         ``alternatives``, if one costs less than ``below``; ``slack`` is ``seq``'s, if
         the caller has it."""
+        if below is not None and self.insertion_floor(k, seq, alternatives) >= below:
+            return None
         veh = self.timer.vehicles[k]
         if slack is None:
             slack = self.timer.slack(veh, seq, self.pinned)
@@ -181,6 +183,21 @@ class Builder:
             if timing is not None:
                 return _Insertion(cost, k, p, n, timing.starts[p])
         return None
+
+    def insertion_floor(self, k: int, seq: Sequence[int], alternatives: Sequence[int]) -> int:
+        """No insertion of any of ``alternatives`` into ``seq`` as route ``k`` costs less.
+
+        Its care cost, the fixed cost into an empty route, and a detour of at least -1 s:
+        true of whole seconds rounded from any travel times that hold the triangle
+        inequality (the geodesic rule's, a road network's shortest paths). Only a bound to
+        skip routes by: on a matrix that breaks it, a choice is less greedy, never wrong
+        (every insertion is still timed exactly). Most caregivers miss a visit's
+        continuity, so once an insertion costs less than a miss, their routes are skipped
+        without looking at a position."""
+        care = 0 if self.care is None else min(self.care[k][n] for n in alternatives)
+        if not seq:
+            return care + self.fixed
+        return care - self.timer.vehicles[k].per_min
 
     def best_in_route(
         self, k: int, alternatives: Sequence[int], slack: Slack | None = None

@@ -185,6 +185,46 @@ def test_insertion_bounds_never_refuse_a_feasible_insertion() -> None:
     assert refused > checked // 4  # and they do skip most of the work
 
 
+@pytest.mark.parametrize(
+    ("limits", "open_"),
+    [({}, True), ({"max_work_min": 70}, False), ({"max_visits": 1}, False)],
+)
+def test_open_positions_hold_the_work_and_visit_limits(limits: dict[str, int], open_: bool) -> None:
+    # Two 30-minute visits and the travel to them are over 70 minutes of work whatever the
+    # times: the bound refuses the second at once, as the exact timing does.
+    problem = day([cg("a", **limits)], [visit("v", 1), visit("w", 2)])
+    model, timer = timer_for(problem)
+    veh = timer.vehicles[0]
+    v, w = model.nodes.of_visit[0][0][0], model.nodes.of_visit[1][0][0]
+    slack = timer.slack(veh, [v], {})
+    positions = timer.open_positions(veh, [v], slack, (w,), {})
+    assert bool(positions) is open_
+    assert (timer.feasible(veh, [v, w], {}, exact=True) is not None) is open_
+
+
+def test_no_insertion_costs_less_than_its_floor() -> None:
+    # The floor lets ``cheapest`` skip a route without looking at a position: it must be
+    # at or below the cost of every position, on routes with continuity and empty ones.
+    problem = generate_day(60, 3)
+    travel = build_travel_times(problem)
+    model = build(problem, travel, analyse(problem, travel))
+    builder = Builder(model, RouteTimer(model))
+    builder.routes = construct(model)
+    builder.routes[0] = []
+    misses = 0
+    for k, seq in enumerate(builder.routes):
+        veh = builder.timer.vehicles[k]
+        for i, copies in model.nodes.of_visit.items():
+            n = copies[0][0]
+            if n in seq or k not in model.scopes[i].allowed:
+                continue
+            floor = builder.insertion_floor(k, seq, (n,))
+            costs = [builder.arc_delta(veh, seq, p, n) for p in range(len(seq) + 1)]
+            assert min(costs) >= floor, (k, n)
+            misses += floor > 0
+    assert misses  # continuity misses make the floor a real bound
+
+
 def test_a_route_s_kept_slack_follows_its_visits_and_their_pins() -> None:
     # The same visits in the same order with one pin moved must not reuse the slack.
     problem = day([cg("a")], [visit("v", 2), visit("w", 2, (hm(9), hm(16)))])
