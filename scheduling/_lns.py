@@ -66,6 +66,7 @@ class _Search:
         self.preferred = _preferred_routes(day)
         self.near = _nearest_nodes(day)
         self.partner = _partners(day)
+        self.allowed = {i: frozenset(day.scopes[i].allowed) for i in day.nodes.of_visit}
         self.loose = {
             n
             for n in range(day.nodes.count)
@@ -92,6 +93,7 @@ class _Search:
         """One ruin and recreate; True if it was kept."""
         b = self.b
         saved = ([list(r) for r in b.routes], list(self.cost), set(self.out), dict(b.pinned))
+        slacks = dict(self.slacks)
         before = self.total()
         touched, removed = self.ruin()
         if not removed:
@@ -103,8 +105,8 @@ class _Search:
         if self.total() < before + threshold:
             return True
         b.routes, self.cost, self.out, b.pinned = saved
-        for k in touched:
-            self.slacks.pop(k, None)
+        # The routes as they were, with their slacks: most attempts are turned down.
+        self.slacks = slacks
         return False
 
     def slack(self, k: int) -> Slack:
@@ -210,12 +212,14 @@ class _Search:
         return routes
 
     def candidates(self, i: int, n: int, where: dict[int, int]) -> list[int]:
-        """Routes worth trying for visit ``i`` (node ``n``): those of its nearest routed
-        visits and of its preferred caregivers, among the caregivers allowed to serve it."""
-        allowed = self.b.day.scopes[i].allowed
-        found = dict.fromkeys(k for m in self.near[n] if (k := where.get(m)) is not None)
-        found.update(dict.fromkeys(self.preferred.get(i, ())))
-        return [k for k in found if k in allowed]
+        """Routes worth trying for visit ``i`` (node ``n``): those of its preferred
+        caregivers, then of its nearest routed visits, among the caregivers allowed to
+        serve it. The preferred first: an insertion there that costs less than a
+        continuity miss rules out every other route at once (``Builder.insertion_floor``)."""
+        allowed = self.allowed[i]
+        found: dict[int | None, None] = dict.fromkeys(self.preferred.get(i, ()))
+        found.update(dict.fromkeys(map(where.get, self.near[n])))
+        return [k for k in found if k is not None and k in allowed]
 
 
 def improve(
