@@ -73,22 +73,30 @@ def district(day: DayModel, routes: Sequence[RouteNodes], i: int) -> DayProblem:
     )
 
 
-def splice(day: DayModel, routes: Sequence[RouteNodes], plan: DayPlan) -> list[list[int]]:
+def splice(
+    day: DayModel, routes: Sequence[RouteNodes], plan: DayPlan
+) -> tuple[list[list[int]], dict[int, int]]:
     """The day's routes with those of ``plan``'s caregivers (a district's) replaced by
-    ``plan``'s, as visit nodes. A two-staff visit split by the district keeps outside the
-    member of staff's node it had; the one inside takes the other."""
+    ``plan``'s, as visit nodes, and each routed node's start. A two-staff visit split by
+    the district keeps outside the member of staff's node it had; the one inside takes
+    the other."""
     problem, nodes = day.problem, day.nodes
     caregiver = {c.id: k for k, c in enumerate(problem.caregivers)}
     visit = {v.id: j for j, v in enumerate(problem.visits)}
     replaced = {caregiver[r.caregiver_id] for r in plan.routes}
     out = [[] if r.caregiver in replaced else list(r.nodes) for r in routes]
-    taken = {n for seq in out for n in seq}
+    taken = {
+        n: t
+        for r in routes
+        if r.caregiver not in replaced
+        for n, t in zip(r.nodes, r.starts_s, strict=True)
+    }
     for route in plan.routes:
         seq = out[caregiver[route.caregiver_id]]
         for stop in route.stops:
             node = stop_node(nodes, visit[stop.visit_id], stop.start_s, taken)
             if node is None:
                 raise ValueError(f"{stop.visit_id} at {stop.start_s} fits no node of the day")
-            taken.add(node)
+            taken[node] = stop.start_s
             seq.append(node)
-    return out
+    return out, taken

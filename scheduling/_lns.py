@@ -240,7 +240,8 @@ def improve(
     builder = Builder(day, RouteTimer(day))
     if not _start_from(builder, routes):
         builder = Builder(day, builder.timer)
-        _seed_routes(builder, [r.nodes for r in routes])
+        starts = {n: t for r in routes for n, t in zip(r.nodes, r.starts_s, strict=True)}
+        _seed_routes(builder, [r.nodes for r in routes], starts)
     search = _Search(builder, random.Random(seed))
     best = (search.total(), [list(r) for r in builder.routes])
     t0 = time.monotonic()

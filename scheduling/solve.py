@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,12 +315,13 @@ def _travel_bound(problem: DayProblem, travel: TravelTimes) -> int:
     return worst * legs * problem.weights.travel_per_min + 1
 
 
-def _hint_routes(day: DayModel, hint: DayPlan) -> list[list[int]]:
-    """A previous plan as routes of visit nodes (what no longer fits the day is skipped)."""
+def _hint_routes(day: DayModel, hint: DayPlan) -> tuple[list[list[int]], dict[int, int]]:
+    """A previous plan as routes of visit nodes (what no longer fits the day is skipped),
+    and the start of each node routed."""
     problem, nodes = day.problem, day.nodes
     caregiver = {c.id: k for k, c in enumerate(problem.caregivers)}
     visit = {v.id: i for i, v in enumerate(problem.visits)}
-    taken: set[int] = set()
+    taken: dict[int, int] = {}
     routes: list[list[int]] = [[] for _ in problem.caregivers]
     for route in hint.routes:
         k = caregiver.get(route.caregiver_id)
@@ -332,9 +333,9 @@ def _hint_routes(day: DayModel, hint: DayPlan) -> list[list[int]]:
                 continue
             node = stop_node(nodes, i, stop.start_s, taken)
             if node is not None:
-                taken.add(node)
+                taken[node] = stop.start_s
                 routes[k].append(node)
-    return routes
+    return routes, taken
 
 
 def _previous(problem: DayProblem, hint: DayPlan) -> dict[int, frozenset[int]]:
@@ -421,7 +422,8 @@ def _first_routes(
     """A first solution's routes and how it was found."""
     if hint is not None:
         watch.begin("repairing the previous plan")
-        routes = construct(day, _hint_routes(day, hint), watch.stop_now, watch.deadline)
+        previous, starts = _hint_routes(day, hint)
+        routes = construct(day, previous, watch.stop_now, watch.deadline, starts=starts)
         return routes, "previous plan + insertion"
     if not watch.stop_now():
         iterations = None
@@ -696,10 +698,12 @@ def _refill(
     served = _assigned(day, assignment)
     if served == len(day.nodes.of_visit) or watch.stop_now():
         return None
-    current = [list(r.nodes) for r in read_routes(day, assignment)]
+    solution = read_routes(day, assignment)
+    current = [list(r.nodes) for r in solution]
+    starts = {n: t for r in solution for n, t in zip(r.nodes, r.starts_s, strict=True)}
     cap_s = _CARE_OUT_WALK_SHARE * params.time_limit_s
     until = _walk_until(day, params, watch, watch.read_s + reserve_s, cap_s)
-    routes = _insert(day, current, params, watch, until)
+    routes = _insert(day, current, params, watch, until, starts)
     placed = {day.nodes.visit[n] for r in routes for n in r}
     before = {day.nodes.visit[n] for r in current for n in r}
     if len(placed) <= served and _price_out(day, placed) >= _price_out(day, before):
@@ -722,12 +726,14 @@ def _insert(
     params: SolveParams,
     watch: _Watch,
     until: float,
+    starts: Mapping[int, int],
 ) -> list[list[int]]:
-    """``routes`` with the visits out inserted by ``construct``'s moves (cheapest
-    insertion, ruin and recreate, then the ejection-pool walk) by ``until``."""
+    """``routes`` (whose nodes start at ``starts``) with the visits out inserted by
+    ``construct``'s moves (cheapest insertion, ruin and recreate, then the ejection-pool
+    walk) by ``until``."""
     attempts = min(int(_RUIN_ATTEMPTS_PER_S * params.time_limit_s), _RUIN_ATTEMPTS_MAX)
     steps = _walk_steps(params)
-    return construct(day, routes, watch.stop_now, until, params.seed, attempts, steps)
+    return construct(day, routes, watch.stop_now, until, params.seed, attempts, steps, starts)
 
 
 def _resolve_district(
@@ -762,13 +768,13 @@ def _resolve_district(
         minimise_routes=params.minimise_routes,
     )
     plan = solve(district(day, routes, i), run, travel=day.travel, should_stop=watch.stop_now)
-    spliced = splice(day, routes, plan)
+    spliced, starts = splice(day, routes, plan)
     if plan.unassigned and day.problem.visits[i].id not in {u.visit_id for u in plan.unassigned}:
         # The visit is in and another of the district's is out, which may fit outside it:
         # a walk as long as the district's solve at most, keeping two reads (the spliced
         # routes' below, and the fresh model a last search would read).
         until = _walk_until(day, params, watch, 2 * watch.read_s, seconds)
-        spliced = _insert(day, spliced, params, watch, until)
+        spliced = _insert(day, spliced, params, watch, until, starts)
     fresh, read = _read_into_fresh_model(day, spliced, params, watch)
     if read is None or read.ObjectiveValue() >= assignment.ObjectiveValue():
         return None

@@ -131,7 +131,9 @@ def test_splice_puts_back_the_same_routes_unchanged() -> None:
     model, assignment = model_with_routes(problem)
     routes = read_routes(model, assignment)
     plan = to_plan(model, routes, SolverInfo("test", 20.0, 0.0, 0))
-    assert splice(model, routes, plan) == [list(r.nodes) for r in routes]
+    spliced, starts = splice(model, routes, plan)
+    assert spliced == [list(r.nodes) for r in routes]
+    assert starts == {n: t for r in routes for n, t in zip(r.nodes, r.starts_s, strict=True)}
 
 
 def test_a_district_around_a_visit_served_outside_it_leaves_that_visit_where_it_is() -> None:

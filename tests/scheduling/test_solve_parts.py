@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -183,6 +183,26 @@ def test_insertion_bounds_never_refuse_a_feasible_insertion() -> None:
                 assert timer.feasible(veh, trial, pinned, exact=True) is None, (k, p, n)
             checked += len(seq) + 1
     assert refused > checked // 4  # and they do skip most of the work
+
+
+def test_a_two_staff_visit_keeps_its_known_start_where_re_timing_would_drop_it() -> None:
+    # a's break (30 min, due 09:00-09:45) fits before the pair only if the pair starts at
+    # 09:30 or later; b is busy until 09:00. Re-timed, the pair gets the later of the two
+    # earliest starts, 09:00, where a's break fits nowhere; its known start holds.
+    problem = day(
+        [cg("a", breaks=(Break((hm(9), hm(9, 45)), 1800),)), cg("b", 1)],
+        [
+            visit("pair", 1, (hm(8), hm(12)), staff=2),
+            visit("x", 1, (hm(10, 15), hm(10, 15))),
+            visit("y", 1, (hm(8), hm(8)), duration_min=60),
+        ],
+    )
+    model, _ = timer_for(problem)
+    (pa,), (pb,) = model.nodes.of_visit[0]
+    x, y = model.nodes.of_visit[1][0][0], model.nodes.of_visit[2][0][0]
+    initial = [[pa, x], [y, pb]]
+    assert construct(model, initial, starts={pa: hm(9, 30), pb: hm(9, 30)}) == initial
+    assert construct(model, initial) == [[x], [y]]
 
 
 @pytest.mark.parametrize(
@@ -366,7 +386,12 @@ def test_a_refill_walk_on_a_care_day_solved_by_time_has_its_own_bound(
     ends: list[float] = []
 
     def insert(
-        day: DayModel, routes: Sequence[Sequence[int]], p: SolveParams, w: _Watch, until: float
+        day: DayModel,
+        routes: Sequence[Sequence[int]],
+        p: SolveParams,
+        w: _Watch,
+        until: float,
+        starts: Mapping[int, int],
     ) -> list[list[int]]:
         ends.append(until)
         return [list(r) for r in routes]
