@@ -264,9 +264,9 @@ def improve(
 
 
 def _start_from(builder: Builder, routes: Sequence[RouteNodes]) -> bool:
-    """Put ``routes`` in ``builder`` with each two-staff visit pinned at its start in them
-    (``_seed_routes`` would pin it at the later of its two earliest starts, which can
-    push other visits out of their windows); False if a route then fails the timing."""
+    """Put ``routes`` in ``builder`` as they are, with each two-staff visit pinned at its
+    start in them; False if a route then fails the timing (the fallback, ``_seed_routes``,
+    repairs such a route, then tries each pair at the same start first)."""
     nodes, timer = builder.day.nodes, builder.timer
     for r in routes:
         builder.routes[r.caregiver] = list(r.nodes)
