@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ._extract import RouteNodes, stop_node
+from ._extract import RouteNodes, starts_of, stop_node
 from ._routing import DayModel
 from .problem import DayPlan, DayProblem, Lock
 
@@ -85,12 +85,7 @@ def splice(
     visit = {v.id: j for j, v in enumerate(problem.visits)}
     replaced = {caregiver[r.caregiver_id] for r in plan.routes}
     out = [[] if r.caregiver in replaced else list(r.nodes) for r in routes]
-    taken = {
-        n: t
-        for r in routes
-        if r.caregiver not in replaced
-        for n, t in zip(r.nodes, r.starts_s, strict=True)
-    }
+    taken = starts_of(r for r in routes if r.caregiver not in replaced)
     for route in plan.routes:
         seq = out[caregiver[route.caregiver_id]]
         for stop in route.stops:

@@ -9,7 +9,7 @@ end place; an empty route has no travel and no break.
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,11 @@ class RouteNodes:
     starts_s: tuple[int, ...]
     leave_s: int
     breaks: tuple[tuple[int, int], ...]
+
+
+def starts_of(routes: Iterable[RouteNodes]) -> dict[int, int]:
+    """The start of every node of ``routes``."""
+    return {n: t for r in routes for n, t in zip(r.nodes, r.starts_s, strict=True)}
 
 
 def stop_node(nodes: Nodes, i: int, start_s: int, taken: Container[int]) -> int | None:

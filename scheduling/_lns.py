@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ._construct import Builder, _Insertion, _left_out, _movable, _placed, _seed_routes
-from ._extract import RouteNodes
+from ._extract import RouteNodes, starts_of
 from ._routing import COST_SCALE, DayModel
 from ._timing import RouteTimer, Slack
 
@@ -238,10 +238,9 @@ def improve(
     would miss continuity on some visit: ``_routing._care_floor``) and the visits it
     serves."""
     builder = Builder(day, RouteTimer(day))
-    if not _start_from(builder, routes):
-        builder = Builder(day, builder.timer)
-        starts = {n: t for r in routes for n, t in zip(r.nodes, r.starts_s, strict=True)}
-        _seed_routes(builder, [r.nodes for r in routes], starts)
+    # Each two-staff visit stays at its start in ``routes`` where its two routes hold it;
+    # a route that fails the timing is repaired.
+    _seed_routes(builder, [r.nodes for r in routes], starts_of(routes))
     search = _Search(builder, random.Random(seed))
     best = (search.total(), [list(r) for r in builder.routes])
     t0 = time.monotonic()
@@ -261,22 +260,6 @@ def improve(
                 if on_best is not None:
                     on_best(total, len(_placed(builder)))
     return best[1]
-
-
-def _start_from(builder: Builder, routes: Sequence[RouteNodes]) -> bool:
-    """Put ``routes`` in ``builder`` as they are, with each two-staff visit pinned at its
-    start in them; False if a route then fails the timing (the fallback, ``_seed_routes``,
-    repairs such a route, then tries each pair at the same start first)."""
-    nodes, timer = builder.day.nodes, builder.timer
-    for r in routes:
-        builder.routes[r.caregiver] = list(r.nodes)
-        for n, start in zip(r.nodes, r.starts_s, strict=True):
-            if len(nodes.of_visit[nodes.visit[n]]) == 2:
-                builder.pinned[n] = start
-    return all(
-        timer.feasible(timer.vehicles[k], seq, builder.pinned, exact=True) is not None
-        for k, seq in enumerate(builder.routes)
-    )
 
 
 def _partners(day: DayModel) -> dict[int, int]:

@@ -65,7 +65,7 @@ from ortools.util import optional_boolean_pb2
 from . import _lns, _seed, _workers
 from ._construct import SERVE_MORE_SLACK, construct
 from ._district import DISTRICT_ROUTES, district, splice
-from ._extract import RouteNodes, read_routes, stop_node, to_plan
+from ._extract import RouteNodes, read_routes, starts_of, stop_node, to_plan
 from ._reasons import VisitScope, analyse
 from ._routing import COST_SCALE, DayModel, ModelOptions, build
 from .problem import DayPlan, DayProblem, Kpis, SolverInfo, Unassigned
@@ -700,7 +700,7 @@ def _refill(
         return None
     solution = read_routes(day, assignment)
     current = [list(r.nodes) for r in solution]
-    starts = {n: t for r in solution for n, t in zip(r.nodes, r.starts_s, strict=True)}
+    starts = starts_of(solution)
     cap_s = _CARE_OUT_WALK_SHARE * params.time_limit_s
     until = _walk_until(day, params, watch, watch.read_s + reserve_s, cap_s)
     routes = _insert(day, current, params, watch, until, starts)
