@@ -65,7 +65,7 @@ class Slack:
     work: int
     """Service and travel of the sequence (the direct trip home when it is empty)."""
     load: int
-    """The demand of its visits."""
+    """The demand of its visits (0 for a caregiver without a capacity: never read)."""
 
 
 class RouteTimer:
@@ -197,8 +197,9 @@ class RouteTimer:
         for n in seq:
             fixed = pinned.get(n)
             a = windows[n][0] if fixed is None else fixed
-            t += mat[loc][n]
-            work += mat[loc][n] + service[n]
+            leg = mat[loc][n]
+            t += leg
+            work += leg + service[n]
             t = (a if t < a else t) + service[n]
             leave.append(t)
             loc = n
@@ -214,7 +215,8 @@ class RouteTimer:
             t = b if b < t else t
             latest[p] = t
             nxt = n
-        return Slack(leave, latest, work, sum(self.demand[n] for n in seq))
+        load = 0 if veh.capacity is None else sum(self.demand[n] for n in seq)
+        return Slack(leave, latest, work, load)
 
     def open_positions(
         self,
