@@ -3,12 +3,14 @@
 A solve of the portfolio runs on one core: PyVRP, OR-Tools' search and ``_construct``'s
 moves are all single-threaded. On a tight day, which visits a seed's search strands is
 largely luck, so a second core is best spent on a second seed: worker ``w`` solves with
-``seed + w``, the calling process itself being worker 0 (its progress is the one
-reported), and the plan the checker prices lowest is returned, the lowest seed winning a
-tie. With a solution limit every worker is deterministic, hence so is the choice.
+``seed + w``, the calling process itself being worker 0, and the plan the checker prices
+lowest is returned, the lowest seed winning a tie. With a solution limit every worker is
+deterministic, hence so is the choice. Progress is the whole solve's: the calling
+process's phases, and each plan cheaper than every one reported before, whichever worker
+found it (``_Progress``).
 
-A worker is a fresh interpreter (``main``) that reads its job
-pickled on stdin and writes its plan pickled on stdout. Not ``multiprocessing``: its
+A worker is a fresh interpreter (``main``) that reads its job pickled on stdin and writes
+its progress, then its plan, pickled on stdout. Not ``multiprocessing``: its
 ``fork`` would copy a threaded web process half-way through what its other threads were
 doing, and its ``spawn`` re-imports the caller's main module, which breaks any script
 without a ``__main__`` guard. Starting a worker costs about a second (importing OR-Tools
@@ -23,19 +25,20 @@ import dataclasses
 import logging
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from .check import check
 from .problem import DayPlan, DayProblem
 
 if TYPE_CHECKING:
-    from .solve import SolveParams
+    from .solve import Progress, SolveParams
     from .travel import TravelTimes
 
 log = logging.getLogger(__name__)
@@ -57,13 +60,41 @@ class _Job:
     params: SolveParams
     travel: TravelTimes | None
     deadline: float
+    report: bool
+    """Whether to send progress: the caller listens for it."""
+
+
+class _Progress:
+    """The progress of every worker reported as one solve's, on the calling thread (a
+    caller's callback may use what only its own thread may, as the web app's database
+    session): the calling process's own as it comes, the workers' when ``drain`` is
+    called. Phases are the calling process's; a plan is reported when it is cheaper than
+    every plan reported before."""
+
+    def __init__(self, on_progress: Callable[[Progress], None]) -> None:
+        self.on_progress = on_progress
+        self.best: int | None = None
+        self.heard: queue.SimpleQueue[Progress] = queue.SimpleQueue()
+
+    def __call__(self, p: Progress) -> None:
+        if p.objective is None:
+            if self.best is None:
+                self.on_progress(p)
+        elif self.best is None or p.objective < self.best:
+            self.best = p.objective
+            self.on_progress(p)
+
+    def drain(self) -> None:
+        """Report what the workers have sent since the last call."""
+        while not self.heard.empty():  # one reader: what is there stays there
+            self(self.heard.get())
 
 
 class _Worker:
-    """A worker process and the thread that reads its plan (a pipe must be drained as it
-    is written, or a big plan would block the worker)."""
+    """A worker process and the thread that reads its progress and plan (a pipe must be
+    drained as it is written, or a big plan would block the worker)."""
 
-    def __init__(self, job: _Job) -> None:
+    def __init__(self, job: _Job, heard: queue.SimpleQueue[Progress]) -> None:
         package_root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, *sys.path])}
         self.seed = job.params.seed
@@ -74,6 +105,7 @@ class _Worker:
             env=env,
         )
         self.plan: DayPlan | None = None
+        self.heard = heard
         self.reader = threading.Thread(target=self._read, args=(job,), daemon=True)
         self.reader.start()
 
@@ -84,11 +116,19 @@ class _Worker:
             with self.proc.stdin:
                 pickle.dump(job, self.proc.stdin)
             with self.proc.stdout:
-                data = self.proc.stdout.read()
-            plan = pickle.loads(data) if data else None
-        except (OSError, pickle.UnpicklingError, EOFError):
+                plan = self._listen(self.proc.stdout)
+                self.proc.stdout.read()  # to its end: the worker is done when it closes it
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError):
             plan = None
         self.plan = plan if isinstance(plan, DayPlan) else None
+
+    def _listen(self, stream: IO[bytes]) -> object:
+        """Pass on the progress the worker sends; what it sends last (its plan)."""
+        while True:
+            kind, item = pickle.load(stream)
+            if kind != "progress":
+                return item
+            self.heard.put(item)
 
     def result(self, until: float) -> DayPlan | None:
         """The worker's plan, or None if it sends none by ``until`` (then it is ended)."""
@@ -123,21 +163,30 @@ def best_of(
     solve: Solve,
     *,
     travel: TravelTimes | None,
-    on_progress: Callable[[Any], None] | None,
+    on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
 ) -> DayPlan:
     """``solve`` of ``problem`` in ``params.workers`` processes, this one included; the
     plan that ``check`` prices lowest, its solver name saying which seed found it."""
     t0 = time.monotonic()
     deadline = t0 + params.time_limit_s
+    progress = _Progress(on_progress) if on_progress is not None else None
+    heard = progress.heard if progress is not None else queue.SimpleQueue()
     workers = [
-        _Worker(_Job(problem, _single(params, params.seed + w), travel, deadline))
+        _Worker(
+            _Job(problem, _single(params, params.seed + w), travel, deadline, progress is not None),
+            heard,
+        )
         for w in range(1, params.workers)
     ]
     cancelled = False
 
     def stop() -> bool:
+        # The solve polls this often, on the calling thread: the workers' progress is
+        # reported from here.
         nonlocal cancelled
+        if progress is not None:
+            progress.drain()
         cancelled = cancelled or (should_stop is not None and should_stop())
         return cancelled
 
@@ -146,12 +195,14 @@ def best_of(
             problem,
             _single(params, params.seed, deadline - time.monotonic()),
             travel=travel,
-            on_progress=on_progress,
+            on_progress=progress,
             should_stop=stop,
         )
         if cancelled:
             return mine
         plans = [mine, *(w.result(deadline + _GRACE_S) for w in workers)]
+        if progress is not None:
+            progress.drain()
     finally:
         for w in workers:
             w.end()
@@ -183,8 +234,9 @@ def _cheapest(
 
 
 def main() -> None:
-    """A worker: solve the job read from stdin with the time left, write the plan (or
-    None, with no time left) to stdout."""
+    """A worker: solve the job read from stdin with the time left; write to stdout its
+    progress if asked for (the time since the caller began), then its plan (or None,
+    with no time left)."""
     # Whatever a library prints goes to stderr: stdout carries the pickled plan alone.
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -192,9 +244,18 @@ def main() -> None:
 
     job: _Job = pickle.load(sys.stdin.buffer)
     limit = job.deadline - time.monotonic() - _SEND_S
+    began = job.deadline - job.params.time_limit_s
+
+    def send(p: Progress) -> None:
+        if p.objective is not None:
+            pickle.dump(
+                ("progress", dataclasses.replace(p, elapsed_s=time.monotonic() - began)), stdout
+            )
+            stdout.flush()
+
     plan = None
     if limit > 0:
         run = dataclasses.replace(job.params, time_limit_s=limit)
-        plan = solve(job.problem, run, travel=job.travel)
-    pickle.dump(plan, stdout)
+        plan = solve(job.problem, run, travel=job.travel, on_progress=send if job.report else None)
+    pickle.dump(("plan", plan), stdout)
     stdout.flush()
