@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="processes solving at once, seeds S, S+1, ...; the cheapest plan wins "
-        "(portfolio only; progress shows the first)",
+        "(portfolio only; progress shows the best of them all)",
     )
     s.add_argument("--quiet", action="store_true", help="no progress lines")
 
