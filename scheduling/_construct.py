@@ -26,7 +26,7 @@ checked by exact route timing (``_timing``):
 8. when asked (``pool_steps``), the single-staff visits still out go into an ejection
    pool: each in turn takes a place, pushing off at most two visits near its time that
    join the pool, until the pool is empty; after each step a few random relocations
-   change where the room lies (see ``_insert_by_pool``).
+   change where the room lies (``_pool``).
 
 Steps 5 and 6 were measured on generated 400-visit days (seeds 0-2, three PyVRP seeds
 each, 3,000 PyVRP iterations): without them the repaired relaxation lost a reachable
@@ -41,15 +41,28 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._builder import (
+    PAIR_CANDIDATES,
+    Builder,
+    Insertion,
+    cheapest_free,
+    is_movable,
+    left_out,
+    nodes_around,
+    placed_visits,
+    seed_routes,
+    stopped,
+    unassigned_loss,
+    visit_order,
+)
 from ._polish import polish
+from ._pool import insert_by_pool
 from ._routing import COST_SCALE, DayModel
-from ._timing import RouteTimer, Slack, Vehicle
+from ._timing import RouteTimer
 
-_PAIR_CANDIDATES = 8
 _CHAIN_ROUTES = 8
 """Routes nearest to a visit pushed along a two-step relocation that are tried for it."""
 _RUIN_MAX = 4
@@ -58,233 +71,6 @@ _RUIN_ROUTES = 24
 """Routes nearest to a visit left out among which its ruins are drawn."""
 _RUIN_MARGINS_S = (3600, 7200, 10800)
 """How far beyond a left-out visit's windows the visits taken off its routes may lie."""
-_POOL_EJECT = 2
-"""The most visits one step of the ejection-pool walk pushes off a route."""
-_POOL_RESTART = 400
-"""Steps after which the walk starts again from its cheapest state. From a plan of seed 1's
-generated 400-visit day with one visit out: 4 of 6 random streams served it within 1,000
-steps without restarts (the others circled); with them, 6 of 6 within 21-1,208 steps."""
-_POOL_MARGIN_S = 3600
-"""How far beyond the windows of the visit a step places the visits it pushes off lie."""
-_POOL_PERTURB = 3
-"""Random relocations after each step of the walk (Nagata and Bräysy's perturbation):
-they change where the room lies without losing a visit. Refills replayed from three
-states of seed 1's generated 400-visit day (390-394 visits served), 11 walks: 397-398
-visits without them (mean 397.7), 398-399 with three (398.5); on a subset of 6 walks,
-two or six gave 398.3, three 398.5, none 397.7. A state of seed 2's day: 399 either
-way (3 walks). With the deadline those refills had in their solves (8.2-8.6 s), 9 walks
-from the seed 1 states: 397-398 visits without (3,578 in all), 396-399 with (3,583);
-from another of seed 2's, 398 either way."""
-SERVE_MORE_SLACK = 0.05
-"""Routes from the ejection-pool walk that serve more visits are kept even if they cost up
-to this share more than those it started from: they are costly only until searched. On
-seed 1's 400-visit day: 0.3 % above the 399-visit routes, 4.3 % below them after 8 s of
-OR-Tools' search, which had found nothing more on those."""
-
-
-@dataclass
-class _Insertion:
-    cost: int
-    k: int
-    pos: int
-    node: int
-    start: int
-    """When the node's service begins in the timing that found the insertion feasible."""
-
-
-class Builder:
-    """Regret insertion of the day's visits into caregivers' routes."""
-
-    def __init__(self, day: DayModel, timer: RouteTimer) -> None:
-        self.day = day
-        self.timer = timer
-        self.routes: list[list[int]] = [[] for _ in day.problem.caregivers]
-        self.pinned: dict[int, int] = {}
-        self.care = day.care
-        self.fixed = day.options.route_fixed
-        self.price = [0] * day.nodes.count
-        weights = day.problem.weights
-        for i, copies in day.nodes.of_visit.items():
-            cost = weights.unassigned_cost(day.problem.visits[i].priority)
-            if day.scopes[i].locked:
-                cost *= 10
-            for alternatives in copies:
-                for n in alternatives:
-                    self.price[n] = cost
-        for n, (a, b) in enumerate(day.nodes.window):
-            if day.nodes.visit[n] >= 0 and a == b:
-                self.pinned[n] = a
-        self._slacks: dict[int, tuple[tuple[tuple[int, ...], tuple[int | None, ...]], Slack]] = {}
-        self._costs: dict[int, tuple[tuple[int, ...], int]] = {}
-
-    def arc_delta(self, veh: Vehicle, seq: list[int], pos: int, n: int) -> int:
-        mat = veh.matrix
-        prev = seq[pos - 1] if pos > 0 else veh.start
-        nxt = seq[pos] if pos < len(seq) else veh.end
-        base = 0 if not seq else mat[prev][nxt]
-        delta = (mat[prev][n] + mat[n][nxt] - base) * veh.per_min
-        if not seq:
-            delta += self.fixed
-        if self.care is not None:
-            delta += self.care[veh.k][n]
-        return delta
-
-    def route_cost(self, k: int, seq: Sequence[int]) -> int:
-        """Travel and care cost of route ``k`` as ``seq`` (the fixed cost when not empty)."""
-        if not seq:
-            return 0
-        veh = self.timer.vehicles[k]
-        mat = veh.matrix
-        total = mat[veh.start][seq[0]] + mat[seq[-1]][veh.end]
-        total += sum(mat[a][b] for a, b in itertools.pairwise(seq))
-        total *= veh.per_min
-        if self.care is not None:
-            total += sum(self.care[k][n] for n in seq)
-        return total + self.fixed
-
-    def kept_route_cost(self, k: int) -> int:
-        """``route_cost`` of route ``k`` as it is now, kept while the route stays as it is:
-        the ejection-pool walk prices the whole day after each step and ``polish`` weighs
-        every move against the routes it changes, one or two at a time."""
-        seq = tuple(self.routes[k])
-        kept = self._costs.get(k)
-        if kept is not None and kept[0] == seq:
-            return kept[1]
-        cost = self.route_cost(k, seq)
-        self._costs[k] = (seq, cost)
-        return cost
-
-    def cheapest(
-        self,
-        k: int,
-        seq: list[int],
-        alternatives: Sequence[int],
-        below: int | None = None,
-        slack: Slack | None = None,
-    ) -> _Insertion | None:
-        """Cheapest feasible insertion into ``seq`` (as route ``k``) of any of the
-        ``alternatives``, if one costs less than ``below``; ``slack`` is ``seq``'s, if
-        the caller has it."""
-        if below is not None and self.insertion_floor(k, seq, alternatives) >= below:
-            return None
-        veh = self.timer.vehicles[k]
-        if slack is None:
-            slack = self.timer.slack(veh, seq, self.pinned)
-        # The bound test first: on a full day it rules out most positions, whose costs
-        # are then never computed.
-        positions = self.timer.open_positions(veh, seq, slack, alternatives, self.pinned)
-        if not positions:
-            return None
-        order = sorted((self.arc_delta(veh, seq, p, n), p, n) for p, n in positions)
-        for cost, p, n in order:
-            if below is not None and cost >= below:
-                return None
-            timing = self.timer.feasible(veh, seq[:p] + [n] + seq[p:], self.pinned)
-            if timing is not None:
-                return _Insertion(cost, k, p, n, timing.starts[p])
-        return None
-
-    def insertion_floor(self, k: int, seq: Sequence[int], alternatives: Sequence[int]) -> int:
-        """No insertion of any of ``alternatives`` into ``seq`` as route ``k`` costs less.
-
-        Its care cost, the fixed cost into an empty route, and a detour of at least -1 s:
-        true of whole seconds rounded from any travel times that hold the triangle
-        inequality (the geodesic rule's, a road network's shortest paths). Only a bound to
-        skip routes by: on a matrix that breaks it, a choice is less greedy, never wrong
-        (every insertion is still timed exactly). Most caregivers miss a visit's
-        continuity, so once an insertion costs less than a miss, their routes are skipped
-        without looking at a position."""
-        care = 0 if self.care is None else min(self.care[k][n] for n in alternatives)
-        if not seq:
-            return care + self.fixed
-        return care - self.timer.vehicles[k].per_min
-
-    def best_in_route(
-        self, k: int, alternatives: Sequence[int], slack: Slack | None = None
-    ) -> _Insertion | None:
-        """Cheapest feasible position in route ``k`` (whose slack is ``slack``, if the
-        caller has it) of any of the ``alternatives``."""
-        if slack is None:
-            slack = self.route_slack(k)
-        return self.cheapest(k, self.routes[k], alternatives, slack=slack)
-
-    def route_slack(self, k: int) -> Slack:
-        """Route ``k``'s slack as it is now, kept while the route and the pins of its
-        visits stay as they are: inserting a few visits tries each of them on most
-        routes, and most routes do not change from one try to the next."""
-        seq = self.routes[k]
-        key = (tuple(seq), tuple(map(self.pinned.get, seq)))
-        kept = self._slacks.get(k)
-        if kept is not None and kept[0] == key:
-            return kept[1]
-        slack = self.timer.slack(self.timer.vehicles[k], seq, self.pinned)
-        self._slacks[k] = (key, slack)
-        return slack
-
-    def insert(self, ins: _Insertion) -> None:
-        self.routes[ins.k].insert(ins.pos, ins.node)
-
-    def place_pair(
-        self,
-        copies: tuple[tuple[int, ...], ...],
-        allowed: Sequence[int],
-        locked: Sequence[int],
-        slack: Callable[[int], Slack] | None = None,
-    ) -> bool:
-        """Put a two-staff visit on two routes with a common start, in the cheapest window
-        (``slack`` gives a route's slack, if the caller keeps them)."""
-        best: tuple[int, _Insertion, _Insertion, int] | None = None
-        must = set(locked)
-        for a, b in zip(*copies, strict=True):
-            options = [
-                ins
-                for k in allowed
-                if (ins := self.best_in_route(k, (a,), slack(k) if slack else None)) is not None
-            ]
-            options.sort(key=lambda x: x.cost)
-            keep = [o for o in options if o.k in must]
-            keep += [o for o in options if o.k not in must][:_PAIR_CANDIDATES]
-            for i, first in enumerate(keep):
-                for second in keep[i + 1 :]:
-                    if not must <= {first.k, second.k}:
-                        continue
-                    total = first.cost + second.cost
-                    if best is not None and total >= best[0]:
-                        continue
-                    start = self._common_start(a, first, second)
-                    if start is not None:
-                        second_b = _Insertion(second.cost, second.k, second.pos, b, second.start)
-                        best = (total, first, second_b, start)
-        if best is None:
-            return False
-        _, first, second, start = best
-        self.pinned[first.node] = self.pinned[second.node] = start
-        self.insert(first)
-        self.insert(second)
-        return True
-
-    def _common_start(self, n: int, first: _Insertion, second: _Insertion) -> int | None:
-        """The later of the two routes' own earliest starts, if both can hold it."""
-        timer = self.timer
-        earliest = max(first.start, second.start)
-        pinned = {**self.pinned, n: earliest}
-        for ins in (first, second):
-            seq = self.routes[ins.k][: ins.pos] + [n] + self.routes[ins.k][ins.pos :]
-            if timer.feasible(timer.vehicles[ins.k], seq, pinned) is None:
-                return None
-        return earliest
-
-
-def _visit_order(day: DayModel) -> list[int]:
-    """Locked and two-staff visits first, then by priority and fewest allowed caregivers."""
-    problem = day.problem
-
-    def key(i: int) -> tuple[int, int, int, int]:
-        scope = day.scopes[i]
-        v = problem.visits[i]
-        return (0 if scope.locked else 1, -v.staff, v.priority, len(scope.allowed))
-
-    return sorted(day.nodes.of_visit, key=key)
 
 
 def construct(
@@ -310,59 +96,18 @@ def construct(
     builder = Builder(day, timer)
     placed: set[int] = set()
     if initial is not None:
-        _seed_routes(builder, initial, starts or {})
+        seed_routes(builder, initial, starts or {})
         placed = {day.nodes.visit[n] for r in builder.routes for n in r}
     _complete(builder, placed, should_stop, deadline)
     polish(
         builder,
-        lambda: _complete(builder, _placed(builder), should_stop, deadline),
+        lambda: _complete(builder, placed_visits(builder), should_stop, deadline),
         should_stop,
         deadline,
     )
     _insert_by_ruin(builder, random.Random(seed), ruin_attempts, should_stop, deadline)
-    _insert_by_pool(builder, random.Random(seed), pool_steps, should_stop, deadline)
+    insert_by_pool(builder, random.Random(seed), pool_steps, should_stop, deadline)
     return builder.routes
-
-
-def _placed(builder: Builder) -> set[int]:
-    return {builder.day.nodes.visit[n] for r in builder.routes for n in r}
-
-
-def _left_out(builder: Builder, staff: int | None = None) -> list[int]:
-    """Visits not yet placed and not locked (of ``staff`` members of staff, if given),
-    best priority first."""
-    day = builder.day
-    placed = _placed(builder)
-    left = [
-        i
-        for i in _visit_order(day)
-        if i not in placed
-        and not day.scopes[i].locked
-        and (staff is None or len(day.nodes.of_visit[i]) == staff)
-    ]
-    left.sort(key=lambda i: day.problem.visits[i].priority)
-    return left
-
-
-def _stopped(should_stop: Callable[[], bool] | None, deadline: float | None) -> bool:
-    return (should_stop is not None and should_stop()) or (
-        deadline is not None and time.monotonic() > deadline
-    )
-
-
-def _cheapest_free(
-    builder: Builder, m: int, taken: Container[int] = frozenset()
-) -> _Insertion | None:
-    """The cheapest place for node ``m``'s visit, as it is, on a route not in ``taken``."""
-    day = builder.day
-    j = day.nodes.visit[m]
-    found = [
-        ins
-        for k in day.scopes[j].allowed
-        if k not in taken
-        and (ins := builder.best_in_route(k, day.nodes.of_visit[j][0])) is not None
-    ]
-    return min(found, key=lambda x: x.cost, default=None)
 
 
 def _complete(
@@ -374,7 +119,7 @@ def _complete(
     """Insert the visits not yet ``placed``: pairs, then by regret, then by ejection."""
     day = builder.day
     singles: list[int] = []
-    for i in _visit_order(day):
+    for i in visit_order(day):
         if i in placed:
             continue
         copies = day.nodes.of_visit[i]
@@ -390,133 +135,6 @@ def _complete(
     _insert_by_clearing(builder, should_stop, deadline)
 
 
-def _seed_routes(
-    builder: Builder, initial: Sequence[Sequence[int]], starts: Mapping[int, int]
-) -> None:
-    for k, seq in enumerate(initial):
-        builder.routes[k] = _repair(builder, k, [n for n in seq if _may_serve(builder, k, n)])
-    _drop_lonely_pairs(builder)
-    _pin_pairs(builder, starts)
-
-
-def _may_serve(builder: Builder, k: int, n: int) -> bool:
-    """Whether caregiver ``k`` may serve node ``n`` (its visit's eligibility and locks).
-
-    Routes given to ``construct`` need not respect it: PyVRP's relaxation only prices
-    forbidden arcs high, and a previous plan predates the day's changes. OR-Tools refuses
-    a route holding such a node, and with it the route's every other visit.
-    """
-    day = builder.day
-    i = day.nodes.visit[n]
-    scope = day.scopes[i]
-    copy = next(c for c, alternatives in enumerate(day.nodes.of_visit[i]) if n in alternatives)
-    if copy < len(scope.locked):
-        return k == scope.locked[copy]
-    return k in scope.allowed
-
-
-def _repair(builder: Builder, k: int, route: list[int]) -> list[int]:
-    """Remove visits from an infeasible route until it holds every rule.
-
-    Each step removes the visit whose removal makes the route feasible at the least
-    loss (its price of being unassigned, then the travel it saves); when no single
-    removal suffices, the cheapest visit to lose goes first.
-    """
-    timer = builder.timer
-    veh = timer.vehicles[k]
-    price = builder.price
-    while route and timer.feasible(veh, route, builder.pinned, exact=True) is None:
-        best: tuple[int, int, int] | None = None
-        for p, n in enumerate(route):
-            trial = route[:p] + route[p + 1 :]
-            if timer.feasible(veh, trial, builder.pinned, exact=True) is not None:
-                key = (price[n], -builder.arc_delta(veh, trial, p, n), p)
-                if best is None or key < best:
-                    best = key
-        if best is None:
-            cheapest = min(range(len(route)), key=lambda p: (price[route[p]], -p))
-            route.pop(cheapest)
-        else:
-            route.pop(best[2])
-    return route
-
-
-def _pin_pairs(builder: Builder, known: Mapping[int, int]) -> None:
-    """Give each routed two-staff visit a common start that both its routes hold, or
-    drop it: its ``known`` start (the previous plan's or the solution's), else the later
-    of its two earliest starts.
-
-    Re-timed from scratch, a pair that both routes held at its known start did not always
-    fit at the later of its earliest starts (a break then fits nowhere, or a later visit
-    is pushed out): repairing a 30 s plan of generated day 3 (its busiest caregiver away
-    from 10:00) dropped two two-staff visits so, and the repair moved 35-41 of the other
-    390 visits and served 396; kept at their starts, 7 moved and 398 served."""
-    where = {n: k for k, r in enumerate(builder.routes) for n in r}
-    for copies in builder.day.nodes.of_visit.values():
-        if len(copies) != 2:
-            continue
-        for a, b in zip(*copies, strict=True):
-            if a not in where or b not in where:
-                continue
-            start = None
-            if where[a] != where[b]:
-                start = next(
-                    (
-                        t
-                        for t in _pair_starts(builder, a, b, where, known)
-                        if _pair_holds(builder, a, b, where, t)
-                    ),
-                    None,
-                )
-            if start is not None:
-                builder.pinned[a] = builder.pinned[b] = start
-            else:
-                builder.routes[where[a]].remove(a)
-                builder.routes[where[b]].remove(b)
-
-
-def _pair_starts(
-    builder: Builder, a: int, b: int, where: dict[int, int], known: Mapping[int, int]
-) -> Iterator[int]:
-    """Common starts worth trying for the pair ``a``, ``b``: the known one, then the later
-    of the two routes' earliest (timed only if the known one fails)."""
-    if a in known and known.get(b) == known[a]:
-        yield known[a]
-    timer = builder.timer
-    earliest = []
-    for n in (a, b):
-        route = builder.routes[where[n]]
-        timing = timer.feasible(timer.vehicles[where[n]], route, builder.pinned, exact=True)
-        if timing is None:
-            return
-        earliest.append(timing.starts[route.index(n)])
-    yield max(earliest)
-
-
-def _pair_holds(builder: Builder, a: int, b: int, where: dict[int, int], start: int) -> bool:
-    timer = builder.timer
-    pinned = {**builder.pinned, a: start, b: start}
-    return all(
-        timer.feasible(timer.vehicles[where[n]], builder.routes[where[n]], pinned, exact=True)
-        is not None
-        for n in (a, b)
-    )
-
-
-def _drop_lonely_pairs(builder: Builder) -> None:
-    """A two-staff node whose partner (same window) is not routed cannot stay."""
-    where = {n for r in builder.routes for n in r}
-    for copies in builder.day.nodes.of_visit.values():
-        if len(copies) != 2:
-            continue
-        for pair in zip(*copies, strict=True):
-            if (pair[0] in where) != (pair[1] in where):
-                for r in builder.routes:
-                    for n in pair:
-                        if n in r:
-                            r.remove(n)
-
-
 def _regret_insert(
     builder: Builder,
     visits: list[int],
@@ -526,7 +144,7 @@ def _regret_insert(
     """Insert single-staff visits: best priority first, then largest regret."""
     day = builder.day
     node = {i: day.nodes.of_visit[i][0] for i in visits}
-    options: dict[int, dict[int, _Insertion]] = {}
+    options: dict[int, dict[int, Insertion]] = {}
     for i in visits:
         scope = day.scopes[i]
         allowed = scope.locked or scope.allowed
@@ -542,7 +160,7 @@ def _regret_insert(
         for k in day.scopes[i].locked or day.scopes[i].allowed:
             by_route.setdefault(k, set()).add(i)
     while pending:
-        if _stopped(should_stop, deadline):
+        if stopped(should_stop, deadline):
             return
         pick = _pick(day, pending, options)
         if pick is None:
@@ -569,8 +187,8 @@ def _insert_by_ejection(
     priority on it and the position that gain the most when swapped; the visit pushed out
     is then inserted elsewhere if it fits anywhere.
     """
-    for i in _left_out(builder, staff=1):
-        if _stopped(should_stop, deadline):
+    for i in left_out(builder, staff=1):
+        if stopped(should_stop, deadline):
             return
         swap = _best_swap(builder, i)
         if swap is None:
@@ -578,7 +196,7 @@ def _insert_by_ejection(
         k, route, outs = swap
         builder.routes[k] = route
         for out in outs:
-            if (elsewhere := _cheapest_free(builder, out)) is not None:
+            if (elsewhere := cheapest_free(builder, out)) is not None:
                 builder.insert(elsewhere)
 
 
@@ -593,9 +211,9 @@ def _insert_by_relocation(
     that route's visits in turn) and all are served. For each visit still out, best
     priority first, the cheapest one-step move is made, else the first two-step one.
     """
-    for i in _left_out(builder, staff=1):
+    for i in left_out(builder, staff=1):
         for depth, count in ((1, 1), (2, 1), (1, 2)):
-            if _stopped(should_stop, deadline):
+            if stopped(should_stop, deadline):
                 return
             move = _relocation(builder, i, depth, count)
             if move is not None:
@@ -620,7 +238,7 @@ def _relocation(builder: Builder, i: int, depth: int, count: int) -> _Move | Non
     best: _Move | None = None
     for k in day.scopes[i].allowed:
         seq = builder.routes[k]
-        movable = [q for q, m in enumerate(seq) if _movable(builder, m)]
+        movable = [q for q, m in enumerate(seq) if is_movable(builder, m)]
         for qs in itertools.combinations(movable, count):
             base = [m for q, m in enumerate(seq) if q not in qs]
             here = _cheapest_position(builder, k, base, day.nodes.of_visit[i][0])
@@ -648,7 +266,7 @@ def _elsewhere(builder: Builder, m: int, taken: set[int], depth: int) -> _Move |
     """Where node ``m``'s visit can go on a route not in ``taken``: the cheapest free
     place, or (``depth`` 2) in place of a visit of a nearby route that itself fits
     elsewhere."""
-    free = _cheapest_free(builder, m, taken)
+    free = cheapest_free(builder, m, taken)
     if free is not None:
         seq = list(builder.routes[free.k])
         seq.insert(free.pos, free.node)
@@ -663,7 +281,7 @@ def _elsewhere(builder: Builder, m: int, taken: set[int], depth: int) -> _Move |
     for k in routes[:_CHAIN_ROUTES]:
         seq = builder.routes[k]
         for q, m2 in enumerate(seq):
-            if not _movable(builder, m2):
+            if not is_movable(builder, m2):
                 continue
             base = seq[:q] + seq[q + 1 :]
             here = _cheapest_position(builder, k, base, alternatives)
@@ -685,16 +303,6 @@ def _cheapest_position(
     if ins is None:
         return None
     return ins.cost, seq[: ins.pos] + [ins.node] + seq[ins.pos :]
-
-
-def _movable(builder: Builder, n: int) -> bool:
-    """A visit that may be pushed out: single staff, not locked, not pinned."""
-    i = builder.day.nodes.visit[n]
-    return (
-        len(builder.day.nodes.of_visit[i]) == 1
-        and not builder.day.scopes[i].locked
-        and n not in builder.pinned
-    )
 
 
 def _best_swap(builder: Builder, i: int) -> tuple[int, list[int], tuple[int, ...]] | None:
@@ -722,7 +330,7 @@ def _best_ejection(
         veh = timer.vehicles[k]
         seq = builder.routes[k]
         cheaper = [
-            q for q, m in enumerate(seq) if builder.price[m] < price and _movable(builder, m)
+            q for q, m in enumerate(seq) if builder.price[m] < price and is_movable(builder, m)
         ]
         for qs in itertools.combinations(cheaper, count):
             lost = sum(builder.price[seq[q]] for q in qs)
@@ -761,7 +369,7 @@ def _slots(builder: Builder, k: int, n: int, price: int, limit: int) -> list[_Sl
     that fits on another route as that route is (its travel there is the loss)."""
     seq = builder.routes[k]
     bases: list[tuple[list[int], int | None]] = [(seq, None)]
-    bases += [(seq[:q] + seq[q + 1 :], m) for q, m in enumerate(seq) if _movable(builder, m)]
+    bases += [(seq[:q] + seq[q + 1 :], m) for q, m in enumerate(seq) if is_movable(builder, m)]
     found: list[_Slot] = []
     for base, out in bases:
         ins = builder.cheapest(k, base, (n,))
@@ -771,7 +379,7 @@ def _slots(builder: Builder, k: int, n: int, price: int, limit: int) -> list[_Sl
         if out is not None:
             if builder.price[out] < price:
                 lost = COST_SCALE * builder.price[out]
-            elif (elsewhere := _cheapest_free(builder, out, (k,))) is not None:
+            elif (elsewhere := cheapest_free(builder, out, (k,))) is not None:
                 lost = elsewhere.cost
             else:
                 continue
@@ -787,22 +395,22 @@ def _insert_pairs_by_ejection(
     """Serve a left-out two-staff visit on two routes, each possibly giving up a visit
     that is less urgent or fits elsewhere; the visits pushed out go where they fit, and
     the move is kept only if the day's cost falls."""
-    for i in _left_out(builder, staff=2):
-        if _stopped(should_stop, deadline):
+    for i in left_out(builder, staff=2):
+        if stopped(should_stop, deadline):
             return
         best = _best_pair_swap(builder, i)
         if best is None:
             continue
-        before = _unassigned_loss(builder)
+        before = unassigned_loss(builder)
         saved = ([list(r) for r in builder.routes], dict(builder.pinned))
         first, second, a, b, start = best
         builder.routes[first.k] = first.seq
         builder.routes[second.k] = [b if m == a else m for m in second.seq]
         builder.pinned[a] = builder.pinned[b] = start
         for out in (first.out, second.out):
-            if out is not None and (elsewhere := _cheapest_free(builder, out)) is not None:
+            if out is not None and (elsewhere := cheapest_free(builder, out)) is not None:
                 builder.insert(elsewhere)
-        if _unassigned_loss(builder) >= before:
+        if unassigned_loss(builder) >= before:
             builder.routes, builder.pinned = saved
 
 
@@ -815,7 +423,7 @@ def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, i
     for a, b in zip(*copies, strict=True):
         slots = [x for k in allowed for x in _slots(builder, k, a, builder.price[a], 2)]
         slots.sort(key=lambda x: x.loss)
-        slots = slots[: _PAIR_CANDIDATES * 2]
+        slots = slots[: PAIR_CANDIDATES * 2]
         for x, first in enumerate(slots):
             for second in slots[x + 1 :]:
                 gain = value - first.loss - second.loss
@@ -835,10 +443,10 @@ def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, i
 
 
 def _pick(
-    day: DayModel, pending: set[int], options: dict[int, dict[int, _Insertion]]
-) -> tuple[int, _Insertion] | None:
+    day: DayModel, pending: set[int], options: dict[int, dict[int, Insertion]]
+) -> tuple[int, Insertion] | None:
     best_key: tuple[int, int, int] | None = None
-    best: tuple[int, _Insertion] | None = None
+    best: tuple[int, Insertion] | None = None
     for i in pending:
         found = options[i]
         if not found:
@@ -852,20 +460,8 @@ def _pick(
     return best
 
 
-def _cost(ins: _Insertion) -> int:
+def _cost(ins: Insertion) -> int:
     return ins.cost
-
-
-def _unassigned_loss(builder: Builder) -> int:
-    """Price of the visits out plus the routes' travel and care (internal units)."""
-    day = builder.day
-    placed = _placed(builder)
-    loss = sum(
-        COST_SCALE * builder.price[copies[0][0]]
-        for i, copies in day.nodes.of_visit.items()
-        if i not in placed
-    )
-    return loss + sum(builder.kept_route_cost(k) for k in range(len(builder.routes)))
 
 
 def _insert_by_clearing(
@@ -880,7 +476,7 @@ def _insert_by_clearing(
     two-staff visit clears two routes at once, among the caregivers nearest to it.
     """
     day = builder.day
-    left = _left_out(builder)
+    left = left_out(builder)
     cheapest = min((builder.price[c[0][0]] for c in day.nodes.of_visit.values()), default=0)
     for i in left:
         copies = day.nodes.of_visit[i]
@@ -889,14 +485,14 @@ def _insert_by_clearing(
         everything = builder.price[copies[0][0]] <= cheapest
         if everything and len(copies) == 2:
             continue
-        if _stopped(should_stop, deadline):
+        if stopped(should_stop, deadline):
             return
-        before = _unassigned_loss(builder)
+        before = unassigned_loss(builder)
         saved = ([list(r) for r in builder.routes], dict(builder.pinned))
         best: tuple[int, list[list[int]], dict[int, int]] | None = None
         for ks in _clearing_options(builder, i, everything):
             if _clear_into(builder, i, ks, everything):
-                loss = _unassigned_loss(builder)
+                loss = unassigned_loss(builder)
                 if loss < before and (best is None or loss < best[0]):
                     best = (loss, [list(r) for r in builder.routes], dict(builder.pinned))
             builder.routes = [list(r) for r in saved[0]]
@@ -918,7 +514,7 @@ def _clearing_options(builder: Builder, i: int, everything: bool) -> list[tuple[
     allowed.sort(key=lambda k: (day.travel_s(k, day.nodes.start_node[k], at), k))
     if len(copies) == 1:
         return [(k,) for k in allowed[:_CHAIN_ROUTES]]
-    return list(itertools.combinations(allowed[:_PAIR_CANDIDATES], 2))
+    return list(itertools.combinations(allowed[:PAIR_CANDIDATES], 2))
 
 
 def _could_hold(builder: Builder, i: int, k: int, everything: bool) -> bool:
@@ -936,7 +532,7 @@ def _to_clear(builder: Builder, i: int, k: int, everything: bool) -> list[int]:
     return [
         m
         for m in builder.routes[k]
-        if (everything or builder.price[m] < price) and _movable(builder, m)
+        if (everything or builder.price[m] < price) and is_movable(builder, m)
     ]
 
 
@@ -1002,14 +598,14 @@ def _insert_by_ruin(
     """
     if attempts <= 0:
         return
-    out = _left_out(builder)
+    out = left_out(builder)
     near = {i: _ruin_routes(builder, i) for i in out}
     # A visit is tried if it has enough routes near it: one per member of staff.
     tried = {i for i, ks in near.items() if len(ks) >= len(builder.day.nodes.of_visit[i])}
     left = [i for i in out if i in tried]
-    loss = _unassigned_loss(builder)
+    loss = unassigned_loss(builder)
     for attempt in range(attempts):
-        if not left or _stopped(should_stop, deadline):
+        if not left or stopped(should_stop, deadline):
             return
         i = left[attempt % len(left)]
         # Only single-staff visits without a pinned start move; a pair placed pins its
@@ -1017,10 +613,10 @@ def _insert_by_ruin(
         saved = ([list(r) for r in builder.routes], dict(builder.pinned))
         if (
             _ruin_and_recreate(builder, i, near[i], rng)
-            and (now := _unassigned_loss(builder)) < loss
+            and (now := unassigned_loss(builder)) < loss
         ):
             loss = now
-            left = [j for j in _left_out(builder) if j in tried]
+            left = [j for j in left_out(builder) if j in tried]
         else:
             builder.routes, builder.pinned = saved[0], saved[1]
 
@@ -1035,7 +631,7 @@ def _ruin_routes(builder: Builder, i: int) -> list[int]:
     def distance(k: int) -> tuple[int, int]:
         around = [
             day.travel_s(k, m, at)
-            for m in _around(day, builder.routes[k], alternatives, _RUIN_MARGINS_S[0])
+            for m in nodes_around(day, builder.routes[k], alternatives, _RUIN_MARGINS_S[0])
         ]
         home = day.travel_s(k, day.nodes.start_node[k], at) + _RUIN_MARGINS_S[0]
         return min(around, default=home), k
@@ -1055,8 +651,8 @@ def _ruin_and_recreate(builder: Builder, i: int, near: list[int], rng: random.Ra
     off = [
         m
         for k in ks
-        for m in _around(day, builder.routes[k], copies[0], margin)
-        if _movable(builder, m)
+        for m in nodes_around(day, builder.routes[k], copies[0], margin)
+        if is_movable(builder, m)
     ]
     for k in ks:
         builder.routes[k] = [m for m in builder.routes[k] if m not in off]
@@ -1078,151 +674,3 @@ def _place_on(builder: Builder, i: int, ks: Sequence[int]) -> bool:
         return False
     builder.insert(min(found, key=lambda x: x.cost))
     return True
-
-
-def _around(
-    day: DayModel, seq: Sequence[int], alternatives: Sequence[int], margin: int
-) -> list[int]:
-    """The nodes of ``seq`` whose windows come within ``margin`` seconds of the windows of
-    ``alternatives``."""
-    lo = min(day.nodes.window[n][0] for n in alternatives) - margin
-    hi = max(day.nodes.window[n][1] for n in alternatives) + margin
-    return [m for m in seq if day.nodes.window[m][1] >= lo and day.nodes.window[m][0] <= hi]
-
-
-def _insert_by_pool(
-    builder: Builder,
-    rng: random.Random,
-    steps: int,
-    should_stop: Callable[[], bool] | None,
-    deadline: float | None,
-) -> None:
-    """Serve every single-staff visit still left out by an ejection-pool walk (after
-    Nagata and Bräysy's route minimisation), if it finds a way.
-
-    The visits out form a pool. A step draws one of them and puts it in its cheapest
-    free place; failing that, in the route and position where pushing off at most two
-    visits near its time lets it in, those joining the pool. Among such
-    ejections the step prefers, in turn: fewest more urgent than the visit; visits seldom
-    forced in themselves (each visit counts the steps that forced it in, so visits hard
-    to place stay put and the walk does not circle); fewer; the least added cost. Then
-    ``_POOL_PERTURB`` random visits move to random routes where they fit (``_perturb``).
-
-    A visit that fits nowhere even so stays out. The walk ignores cost, so its routes
-    are polished once the pool is empty, and kept if they cost less than those before,
-    or, when they serve every visit that was out, more by up to ``SERVE_MORE_SLACK``;
-    else the routes are those of the walk's cheapest state. Every ``_POOL_RESTART`` steps it
-    starts again from that state. Counted steps keep the walk deterministic.
-    Ruin and recreate, before it, keeps only what gains at once; on a full day the room
-    a visit needs can lie at the end of a chain of moves that each cost something.
-    """
-    pool = _left_out(builder, staff=1)
-    if steps <= 0 or not pool:
-        return
-    forced: dict[int, int] = {}
-    size = len(pool)
-    best = (_unassigned_loss(builder), [list(r) for r in builder.routes])
-    stuck = False
-    for step in range(steps):
-        if _stopped(should_stop, deadline):
-            break
-        if step % _POOL_RESTART == 0 and step:
-            builder.routes = [list(r) for r in best[1]]
-            pool, stuck = _left_out(builder, staff=1), False
-        pushed = _pool_step(builder, pool.pop(rng.randrange(len(pool))), forced)
-        _perturb(builder, rng, _POOL_PERTURB)
-        # A visit that no ejection lets in stays out; the walk goes on with the others.
-        stuck = stuck or pushed is None
-        pool += pushed or []
-        if not pool:
-            polish(builder, lambda: None, should_stop, deadline)
-            loss = _unassigned_loss(builder)
-            if loss < best[0] or (not stuck and loss <= best[0] * (1 + SERVE_MORE_SLACK)):
-                return
-            break
-        if len(pool) <= size and (loss := _unassigned_loss(builder)) < best[0]:
-            best = (loss, [list(r) for r in builder.routes])
-    builder.routes = best[1]
-
-
-def _perturb(builder: Builder, rng: random.Random, moves: int) -> None:
-    """Make ``moves`` random draws of a movable visit and another route it may go to;
-    the visit moves to its cheapest feasible place there, if any, whatever the cost.
-
-    When repairing a previous plan, a visit still with a caregiver who served it there
-    stays: each such draw changes someone's day, which the dispatcher pays for, and a
-    repair's short limit leaves no time to undo it. On seed 3's generated 400-visit day
-    the walk's draws had moved 39 of 389 other visits (9 without them)."""
-    day = builder.day
-    previous = day.options.previous
-    routes = [k for k, seq in enumerate(builder.routes) if seq]
-    for _ in range(moves if routes else 0):
-        k = rng.choice(routes)
-        movable = [
-            m
-            for m in builder.routes[k]
-            if _movable(builder, m) and k not in previous.get(day.nodes.visit[m], ())
-        ]
-        if not movable:
-            continue
-        m = rng.choice(movable)
-        j = day.nodes.visit[m]
-        others = [kk for kk in day.scopes[j].allowed if kk != k]
-        if not others:
-            continue
-        ins = builder.best_in_route(rng.choice(others), day.nodes.of_visit[j][0])
-        if ins is not None:
-            builder.routes[k].remove(m)
-            builder.insert(ins)
-
-
-def _pool_step(builder: Builder, i: int, forced: dict[int, int]) -> list[int] | None:
-    """Place visit ``i`` as ``_insert_by_pool`` says; the visits pushed off, or ``None``
-    when it fits nowhere even so."""
-    day = builder.day
-    alternatives = day.nodes.of_visit[i][0]
-    if (free := _cheapest_free(builder, alternatives[0])) is not None:
-        builder.insert(free)
-        return []
-    forced[i] = forced.get(i, 0) + 1
-    price = builder.price[alternatives[0]]
-    best: tuple[tuple[int, int, int, int], int, list[int], _Insertion, tuple[int, ...]] | None = (
-        None
-    )
-    near = {
-        k: [
-            m
-            for m in _around(day, builder.routes[k], alternatives, _POOL_MARGIN_S)
-            if _movable(builder, m)
-        ]
-        for k in day.scopes[i].allowed
-    }
-    # Fewer visits pushed off rank first: every route's single ejections are tried before
-    # any pair, whose trials the best single one then mostly rules out.
-    for count in range(1, _POOL_EJECT + 1):
-        for k in day.scopes[i].allowed:
-            seq = builder.routes[k]
-            before = builder.kept_route_cost(k)
-            for out in itertools.combinations(near[k], count):
-                urgent = sum(1 for m in out if builder.price[m] > price)
-                used = sum(forced.get(day.nodes.visit[m], 0) for m in out)
-                if best is not None and (urgent, used, count) > best[0][:3]:
-                    continue
-                base = [m for m in seq if m not in out]
-                saved = before - builder.route_cost(k, base)
-                # Tied on the rest, an insertion must add less than the best one to win.
-                tied = best is not None and (urgent, used, count) == best[0][:3]
-                below = best[0][3] + saved if best is not None and tied else None
-                ins = builder.cheapest(k, base, alternatives, below)
-                if ins is None:
-                    continue
-                added = ins.cost - saved
-                key = (urgent, used, count, added)
-                if best is None or key < best[0]:
-                    best = (key, k, base, ins, out)
-    if best is None:
-        return None
-    _, k, base, ins, out = best
-    builder.routes[k] = base
-    builder.insert(ins)
-    return [day.nodes.visit[m] for m in out]

@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._construct import Builder, _Insertion, _left_out, _movable, _placed, _seed_routes
+from ._builder import Builder, Insertion, is_movable, left_out, placed_visits, seed_routes
 from ._extract import RouteNodes, starts_of
 from ._routing import COST_SCALE, DayModel
 from ._timing import RouteTimer, Slack
@@ -70,9 +70,11 @@ class _Search:
         self.loose = {
             n
             for n in range(day.nodes.count)
-            if day.nodes.visit[n] >= 0
+            if self.visit[n] >= 0
             and (
-                not day.scopes[self.visit[n]].locked if n in self.partner else _movable(builder, n)
+                is_movable(builder, n)
+                if n not in self.partner
+                else not day.scopes[self.visit[n]].locked
             )
         }
         """Nodes that may be taken off: a two-staff visit's with its partner's. The pins
@@ -81,7 +83,7 @@ class _Search:
         self.slacks: dict[int, Slack] = {}
         """Each route's slack, kept until the route changes: most routes are tried for
         several visits in a row, and computing it took a quarter of the search's time."""
-        self.out = set(_left_out(builder))
+        self.out = set(left_out(builder))
 
     def total(self) -> int:
         price = self.b.price
@@ -177,7 +179,7 @@ class _Search:
                     self.slacks.pop(k, None)
                 continue
             alternatives = day.nodes.of_visit[i][0]
-            best: _Insertion | None = None
+            best: Insertion | None = None
             for k in self.candidates(i, alternatives[0], where):
                 below = None if best is None else best.cost
                 ins = b.cheapest(k, b.routes[k], alternatives, below, self.slack(k))
@@ -240,7 +242,7 @@ def improve(
     builder = Builder(day, RouteTimer(day))
     # Each two-staff visit stays at its start in ``routes`` where its two routes hold it;
     # a route that fails the timing is repaired.
-    _seed_routes(builder, [r.nodes for r in routes], starts_of(routes))
+    seed_routes(builder, [r.nodes for r in routes], starts_of(routes))
     search = _Search(builder, random.Random(seed))
     best = (search.total(), [list(r) for r in builder.routes])
     t0 = time.monotonic()
@@ -258,7 +260,7 @@ def improve(
             if total < best[0]:
                 best = (total, [list(r) for r in builder.routes])
                 if on_best is not None:
-                    on_best(total, len(_placed(builder)))
+                    on_best(total, len(placed_visits(builder)))
     return best[1]
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ._construct import Builder
+    from ._builder import Builder
 
 _MAX_PASSES = 6
 _SWAP_NEIGHBOURS = 12

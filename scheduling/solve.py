@@ -63,9 +63,10 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
 from . import _lns, _seed, _workers
-from ._construct import SERVE_MORE_SLACK, construct
+from ._construct import construct
 from ._district import DISTRICT_ROUTES, district, splice
 from ._extract import RouteNodes, read_routes, starts_of, stop_node, to_plan
+from ._pool import SERVE_MORE_SLACK
 from ._reasons import VisitScope, analyse
 from ._routing import COST_SCALE, DayModel, ModelOptions, build
 from .problem import DayPlan, DayProblem, Kpis, SolverInfo, Unassigned

@@ -16,7 +16,7 @@ import pytest
 from test_solve_parts import _prepared
 
 from scheduling import _lns
-from scheduling._construct import Builder, _unassigned_loss
+from scheduling._builder import Builder, unassigned_loss
 from scheduling._extract import RouteNodes, read_routes
 from scheduling._routing import DayModel
 from scheduling._timing import RouteTimer
@@ -47,7 +47,7 @@ def _cost(model: DayModel, routes: list[list[int]]) -> int:
     """The day's cost in the solver's units: travel, continuity and visits left out."""
     builder = Builder(model, RouteTimer(model))
     builder.routes = routes
-    return _unassigned_loss(builder)
+    return unassigned_loss(builder)
 
 
 def _improved(model: DayModel, start: list[RouteNodes], seed: int = 0) -> list[list[int]]:

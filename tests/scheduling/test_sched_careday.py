@@ -13,7 +13,9 @@ import random
 import pytest
 from test_solve import FAST, cg, checked, day, hm, reason, served_by, visit
 
-from scheduling._construct import Builder, _clear_into, _perturb, construct
+from scheduling._builder import Builder
+from scheduling._construct import _clear_into, construct
+from scheduling._pool import _perturb
 from scheduling._reasons import analyse
 from scheduling._routing import DayModel, ModelOptions, build
 from scheduling._timing import RouteTimer

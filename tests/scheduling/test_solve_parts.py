@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from test_solve import cg, closed_model, day, hm, read, visit
 
-from scheduling._construct import Builder, construct
+from scheduling._builder import Builder
+from scheduling._construct import construct
 from scheduling._extract import read_routes
 from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
 from scheduling._routing import COST_SCALE, DayModel, ModelOptions, build
