@@ -16,16 +16,13 @@ from test_solve import cg, closed_model, day, hm, place, read, visit
 
 from scheduling._district import DISTRICT_HELPERS, DISTRICT_ROUTES, district, splice
 from scheduling._extract import read_routes, to_plan
+from scheduling._portfolio import _has_districts, _resolve_district
 from scheduling._reasons import analyse
 from scheduling._routing import DayModel, ModelOptions, build
+from scheduling._search import Watch
 from scheduling.check import check
 from scheduling.problem import DayProblem, Lock, SolverInfo
-from scheduling.solve import (
-    SolveParams,
-    _has_districts,
-    _resolve_district,
-    _Watch,
-)
+from scheduling.solve import SolveParams
 from scheduling.travel import build_travel_times
 
 PARAMS = SolveParams(time_limit_s=20.0, solution_limit=10)
@@ -101,7 +98,7 @@ def test_a_district_solved_again_serves_the_visit_out_and_leaves_the_rest_of_the
     before = by_caregiver(model, assignment)
     tried: set[int] = set()
     resolved = _resolve_district(
-        model, assignment, PARAMS, _Watch(problem, PARAMS, None, None), tried
+        model, assignment, PARAMS, Watch(problem, PARAMS, None, None), tried
     )
     assert resolved is not None
     fresh, read = resolved
@@ -122,7 +119,7 @@ def test_a_visit_is_given_its_district_once_per_solve() -> None:
     problem = the_day()
     model, assignment = model_with_routes(problem)
     out = problem.visits.index(problem.visit("out"))
-    watch = _Watch(problem, PARAMS, None, None)
+    watch = Watch(problem, PARAMS, None, None)
     assert _resolve_district(model, assignment, PARAMS, watch, {out}) is None
 
 
@@ -174,7 +171,7 @@ def test_a_visit_the_district_leaves_out_for_its_own_goes_to_a_caregiver_outside
     problem = full_day()
     model, first = closed_model(problem)
     assignment = read(model, [[first[f"n-{k}"]] for k in range(DISTRICT_ROUTES)] + [[first["f"]]])
-    watch = _Watch(problem, PARAMS, None, None)
+    watch = Watch(problem, PARAMS, None, None)
     resolved = _resolve_district(model, assignment, PARAMS, watch, set())
     assert resolved is not None
     after = by_caregiver(*resolved)

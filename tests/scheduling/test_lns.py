@@ -18,22 +18,16 @@ from test_solve_parts import _prepared
 from scheduling import _lns
 from scheduling._builder import Builder, unassigned_loss
 from scheduling._extract import RouteNodes, read_routes
+from scheduling._portfolio import _improve, _read_into_fresh_model
 from scheduling._routing import DayModel
+from scheduling._search import Watch, assigned_count
 from scheduling._timing import RouteTimer
 from scheduling.check import check
 from scheduling.generate import generate_day
 from scheduling.problem import DayProblem
-from scheduling.solve import (
-    SolveParams,
-    _assigned,
-    _improve,
-    _read_into_fresh_model,
-    _Watch,
-    solve,
-)
+from scheduling.solve import SolveParams, solve
 
-# ``scheduling.solve`` as an attribute is the function; the module is needed here.
-solve_module = importlib.import_module("scheduling.solve")
+portfolio = importlib.import_module("scheduling._portfolio")
 _ATTEMPTS = 300
 
 
@@ -101,19 +95,19 @@ def test_ruin_and_recreate_counted_gives_the_same_routes_for_the_same_seed() -> 
 def test_a_care_day_serving_every_visit_is_improved_and_searched_without_insertion() -> None:
     model, best, _, _ = _prepared(generate_day(60, 2))
     params = SolveParams(time_limit_s=60.0, solution_limit=50)
-    watch = _Watch(model.problem, params, None, None)
+    watch = Watch(model.problem, params, None, None)
     fresh, read, insertion = _improve(model, best, params, watch)
     assert fresh is not model
     assert not insertion
     assert read.ObjectiveValue() < best.ObjectiveValue()  # type: ignore[attr-defined]
-    assert _assigned(fresh, read) == _assigned(model, best) == len(model.nodes.of_visit)
+    assert assigned_count(fresh, read) == assigned_count(model, best) == len(model.nodes.of_visit)
 
 
 def test_a_care_day_with_a_visit_out_keeps_its_model_and_insertion_operators() -> None:
     # OR-Tools' insertion operators get the time left: they may still serve the visit.
     model, best, _, _ = _prepared(generate_day(60, 2), leave_out=1)
     params = SolveParams(time_limit_s=60.0, solution_limit=50)
-    watch = _Watch(model.problem, params, None, None)
+    watch = Watch(model.problem, params, None, None)
     assert _improve(model, best, params, watch) == (model, best, True)
 
 
@@ -133,17 +127,17 @@ def test_ruin_and_recreate_that_finds_nothing_cheaper_costs_one_read(
     # A second read of the same routes had run a 4 s repair 0.3 s past its limit.
     model, best, _, _ = _prepared(generate_day(60, 2))
     params = SolveParams(time_limit_s=60.0, solution_limit=50)
-    watch = _Watch(model.problem, params, None, None)
+    watch = Watch(model.problem, params, None, None)
     unchanged = lambda day, plan, *args: [list(r.nodes) for r in plan]  # noqa: E731
     monkeypatch.setattr(_lns, "improve", unchanged)
     reads: list[int] = []
-    real_read = solve_module._read_into_fresh_model
+    real_read = portfolio._read_into_fresh_model
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         reads.append(1)
         return real_read(*args, **kwargs)
 
-    monkeypatch.setattr(solve_module, "_read_into_fresh_model", counted)
+    monkeypatch.setattr(portfolio, "_read_into_fresh_model", counted)
     fresh, read, insertion = _improve(model, best, params, watch)
     assert len(reads) == 1
     assert fresh is not model
@@ -153,7 +147,7 @@ def test_ruin_and_recreate_that_finds_nothing_cheaper_costs_one_read(
 
 def test_a_search_that_finds_nothing_better_for_its_stall_time_ends() -> None:
     problem: DayProblem = generate_day(20, 1)
-    watch = _Watch(problem, SolveParams(time_limit_s=60.0), None, None)
+    watch = Watch(problem, SolveParams(time_limit_s=60.0), None, None)
     assert not watch.search_limit()  # no stall time set: only the limits count
     watch.stall_s = 2.0
     watch.improved = time.monotonic()
@@ -162,7 +156,7 @@ def test_a_search_that_finds_nothing_better_for_its_stall_time_ends() -> None:
     assert watch.search_limit()
     watch.report(100, 20)  # a better plan starts the stall time again
     assert not watch.search_limit()
-    assert math.isinf(_Watch(problem, SolveParams(), None, None).stall_s)
+    assert math.isinf(Watch(problem, SolveParams(), None, None).stall_s)
 
 
 def test_a_counted_solve_of_a_care_day_is_valid_and_repeatable() -> None:
@@ -185,7 +179,7 @@ def test_ruin_and_recreate_reports_each_cheaper_plan_in_the_model_s_units() -> N
     assert costs == sorted(costs, reverse=True)
     assert len(set(costs)) == len(costs)  # each one cheaper than the one before
     fresh, read = _read_into_fresh_model(
-        model, routes, params, _Watch(model.problem, params, None, None)
+        model, routes, params, Watch(model.problem, params, None, None)
     )
     assert heard[-1] == (read.ObjectiveValue(), len(model.nodes.of_visit))  # type: ignore[attr-defined]
 

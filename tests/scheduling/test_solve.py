@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from scheduling._portfolio import _READ_LIMIT_S
 from scheduling._reasons import analyse
 from scheduling._routing import DayModel, ModelOptions, build
+from scheduling._search import search_parameters
 from scheduling.check import check
 from scheduling.generate import generate_day
 from scheduling.problem import (
@@ -30,7 +32,7 @@ from scheduling.problem import (
     Visit,
     Weights,
 )
-from scheduling.solve import _READ_LIMIT_S, Progress, SolveParams, _search_parameters, solve
+from scheduling.solve import Progress, SolveParams, solve
 from scheduling.travel import build_travel_times
 
 STEP_S = 300
@@ -99,7 +101,7 @@ def closed_model(
     """The day's model, closed to read routes, and each visit's first node by visit id."""
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel), options or ModelOptions())
-    model.routing.CloseModelWithParameters(_search_parameters(FAST, _READ_LIMIT_S))
+    model.routing.CloseModelWithParameters(search_parameters(FAST, _READ_LIMIT_S))
     ids = [v.id for v in problem.visits]
     return model, {ids[i]: copies[0][0] for i, copies in model.nodes.of_visit.items()}
 

@@ -16,29 +16,25 @@ from test_solve import cg, closed_model, day, hm, read, visit
 from scheduling._builder import Builder
 from scheduling._construct import construct
 from scheduling._extract import read_routes
-from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
-from scheduling._routing import COST_SCALE, DayModel, ModelOptions, build
-from scheduling._timing import RouteTimer, Slack
-from scheduling.check import check
-from scheduling.generate import generate_day
-from scheduling.problem import Break, DayProblem, Lock, Route, Stop
-from scheduling.solve import (
+from scheduling._portfolio import (
     _CARE_OUT_SEARCH_SHARE,
     _CARE_OUT_WALK_SHARE,
     _POOL_STEPS,
     _READ_LIMIT_S,
-    SolveParams,
-    _assigned,
     _for_cost_only,
-    _is_vrptw,
     _refill,
     _search,
-    _search_parameters,
     _search_s,
     _walk_steps,
-    _Watch,
-    solve,
 )
+from scheduling._reasons import VisitScope, analyse, capacity_reason, merge_windows
+from scheduling._routing import COST_SCALE, DayModel, ModelOptions, build
+from scheduling._search import Watch, assigned_count, is_vrptw, search_parameters
+from scheduling._timing import RouteTimer, Slack
+from scheduling.check import check
+from scheduling.generate import generate_day
+from scheduling.problem import Break, DayProblem, Lock, Route, Stop
+from scheduling.solve import SolveParams, solve
 from scheduling.travel import build_travel_times
 
 FAST_READ = SolveParams(time_limit_s=20.0, solution_limit=10)
@@ -268,7 +264,7 @@ def test_a_route_s_kept_slack_follows_its_visits_and_their_pins() -> None:
 
 def test_a_search_stops_at_its_own_limit_and_gives_back_what_searches_overran() -> None:
     problem = day([cg("a")], [visit("v", 1)])
-    watch = _Watch(problem, SolveParams(time_limit_s=60.0), None, None)
+    watch = Watch(problem, SolveParams(time_limit_s=60.0), None, None)
     assert not watch.search_limit()
     watch.search_until = time.monotonic() - 1.0
     assert watch.search_limit()
@@ -282,7 +278,7 @@ def test_a_search_stops_at_its_own_limit_and_gives_back_what_searches_overran() 
 def _read(model: DayModel, params: SolveParams, leave_out: int = 0) -> object:
     """A first assignment of ``model``: the construction's routes, less ``leave_out``
     single-staff visits."""
-    model.routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
+    model.routing.CloseModelWithParameters(search_parameters(params, _READ_LIMIT_S))
     routes = construct(model)
     singles = {n for copies in model.nodes.of_visit.values() if len(copies) == 1 for n in copies[0]}
     out = [n for r in routes for n in r if n in singles][:leave_out]
@@ -294,20 +290,20 @@ def _read(model: DayModel, params: SolveParams, leave_out: int = 0) -> object:
 
 def _prepared(
     problem: DayProblem, leave_out: int = 0
-) -> tuple[DayModel, object, SolveParams, _Watch]:
+) -> tuple[DayModel, object, SolveParams, Watch]:
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel))
     params = SolveParams(time_limit_s=60.0)
-    return model, _read(model, params, leave_out), params, _Watch(problem, params, None, None)
+    return model, _read(model, params, leave_out), params, Watch(problem, params, None, None)
 
 
-def _care_day(leave_out: int) -> tuple[DayModel, object, SolveParams, _Watch]:
+def _care_day(leave_out: int) -> tuple[DayModel, object, SolveParams, Watch]:
     return _prepared(generate_day(40, 1), leave_out)  # the construction serves all 40 visits
 
 
 def test_a_care_day_serving_every_visit_searches_on_without_insertion_operators() -> None:
     model, best, params, watch = _care_day(leave_out=0)
-    assert _assigned(model, best) == len(model.nodes.of_visit)
+    assert assigned_count(model, best) == len(model.nodes.of_visit)
     fresh, read, insertion = _for_cost_only(model, best, params, watch)
     assert fresh is not model
     assert not insertion
@@ -317,13 +313,13 @@ def test_a_care_day_serving_every_visit_searches_on_without_insertion_operators(
 
 def test_a_care_day_with_visits_left_out_keeps_its_model_and_operators() -> None:
     model, best, params, watch = _care_day(leave_out=1)
-    assert _assigned(model, best) == len(model.nodes.of_visit) - 1
+    assert assigned_count(model, best) == len(model.nodes.of_visit) - 1
     assert _for_cost_only(model, best, params, watch) == (model, best, True)
 
 
 def test_a_vrptw_day_keeps_its_model_and_operators() -> None:
     problem = day([cg("a"), cg("b")], [visit("v", 1), visit("w", 2)])
-    assert _is_vrptw(problem)  # no breaks, no work limits, no two-staff visits
+    assert is_vrptw(problem)  # no breaks, no work limits, no two-staff visits
     model, best, params, watch = _prepared(problem)
     assert _for_cost_only(model, best, params, watch) == (model, best, True)
 
@@ -338,11 +334,11 @@ def test_a_refill_keeps_routes_serving_fewer_visits_when_they_cost_less() -> Non
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel))
     params = SolveParams(time_limit_s=60.0, solution_limit=10)  # a counted walk
-    model.routing.CloseModelWithParameters(_search_parameters(params, _READ_LIMIT_S))
+    model.routing.CloseModelWithParameters(search_parameters(params, _READ_LIMIT_S))
     given = [[model.index(model.nodes.of_visit[i][0][0]) for i in range(3)]]
     assignment = model.routing.ReadAssignmentFromRoutes(given, True)
-    assert _assigned(model, assignment) == 3
-    refilled = _refill(model, assignment, params, _Watch(problem, params, None, None))
+    assert assigned_count(model, assignment) == 3
+    refilled = _refill(model, assignment, params, Watch(problem, params, None, None))
     assert refilled is not None
     fresh, read = refilled
     (route,) = read_routes(fresh, read)
@@ -371,7 +367,7 @@ def test_a_care_day_with_visits_out_searches_briefly_before_its_refill() -> None
     out, everyone = care_model(1), care_model(2)
     repair = care_model(1, ModelOptions(moved_cost=1800, previous={0: frozenset({0})}))
     by_time, counted = SolveParams(time_limit_s=30.0), SolveParams(30.0, solution_limit=10)
-    watch = _Watch(out[0].problem, by_time, None, None)
+    watch = Watch(out[0].problem, by_time, None, None)
     assert _search_s(*out, by_time, watch, 0.3) == _CARE_OUT_SEARCH_SHARE * 30.0
     assert _search_s(*out, counted, watch, 0.3) > 15.0  # about 30 - 9 s
     assert _search_s(*everyone, by_time, watch, 0.3) > 15.0
@@ -390,17 +386,17 @@ def test_a_refill_walk_on_a_care_day_solved_by_time_has_its_own_bound(
         day: DayModel,
         routes: Sequence[Sequence[int]],
         p: SolveParams,
-        w: _Watch,
+        w: Watch,
         until: float,
         starts: Mapping[int, int],
     ) -> list[list[int]]:
         ends.append(until)
         return [list(r) for r in routes]
 
-    monkeypatch.setattr(importlib.import_module("scheduling.solve"), "_insert", insert)
+    monkeypatch.setattr(importlib.import_module("scheduling._portfolio"), "_insert", insert)
     params = SolveParams(time_limit_s=30.0, solution_limit=limit)
     model, assignment = care_model(1)
-    watch = _Watch(model.problem, params, None, None)
+    watch = Watch(model.problem, params, None, None)
     started = time.monotonic()
     assert _refill(model, assignment, params, watch) is None  # nothing inserted
     bound = time.monotonic() + _CARE_OUT_WALK_SHARE * 30.0
@@ -428,7 +424,7 @@ def test_a_visit_every_caregiver_would_miss_continuity_on_can_be_left_out() -> N
     problem = absent_preferred_day()
     travel = build_travel_times(problem)
     model = build(problem, travel, analyse(problem, travel))
-    model.routing.CloseModelWithParameters(_search_parameters(FAST_READ, _READ_LIMIT_S))
+    model.routing.CloseModelWithParameters(search_parameters(FAST_READ, _READ_LIMIT_S))
     empty = model.routing.ReadAssignmentFromRoutes([[], []], True)
     assert empty is not None
     first = model.index(model.nodes.of_visit[0][0][0])
