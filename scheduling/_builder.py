@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._extract import label_pairs, locks_hold
 from ._routing import COST_SCALE, DayModel
 from ._timing import RouteTimer, Slack, Vehicle
 
@@ -175,7 +176,8 @@ class Builder:
         slack: Callable[[int], Slack] | None = None,
     ) -> bool:
         """Put a two-staff visit on two routes with a common start, in the cheapest window
-        (``slack`` gives a route's slack, if the caller keeps them)."""
+        (``slack`` gives a route's slack, if the caller keeps them), each member of staff
+        on the copy its lock names, else on the cheaper copy (``_pair``)."""
         best: tuple[int, Insertion, Insertion, int] | None = None
         must = set(locked)
         for a, b in zip(*copies, strict=True):
@@ -191,13 +193,12 @@ class Builder:
                 for second in keep[i + 1 :]:
                     if not must <= {first.k, second.k}:
                         continue
-                    total = first.cost + second.cost
-                    if best is not None and total >= best[0]:
+                    pair = self._pair(b, first, second, locked)
+                    if pair is None or (best is not None and pair[0] >= best[0]):
                         continue
                     start = self._common_start(a, first, second)
                     if start is not None:
-                        second_b = Insertion(second.cost, second.k, second.pos, b, second.start)
-                        best = (total, first, second_b, start)
+                        best = (*pair, start)
         if best is None:
             return False
         _, first, second, start = best
@@ -205,6 +206,25 @@ class Builder:
         self.insert(first)
         self.insert(second)
         return True
+
+    def _pair(
+        self, b: int, x: Insertion, y: Insertion, locked: Sequence[int]
+    ) -> tuple[int, Insertion, Insertion] | None:
+        """The cost of insertions ``x`` and ``y`` (both of the first copy's node) as a pair,
+        with the insertion of the first copy and that of the second (node ``b``): the way
+        round its locks allow, else the cheaper (the first copy alone carries a
+        continuity miss, ``_routing._care_costs``)."""
+        found: tuple[int, Insertion, Insertion] | None = None
+        for first, second in ((x, y), (y, x)):
+            if not locks_hold(locked, first.k, second.k):
+                continue
+            cost = second.cost
+            if self.care is not None:
+                cost += self.care[second.k][b] - self.care[second.k][second.node]
+            if found is None or first.cost + cost < found[0]:
+                on_b = Insertion(cost, second.k, second.pos, b, second.start)
+                found = (first.cost + cost, first, on_b)
+        return found
 
     def _common_start(self, n: int, first: Insertion, second: Insertion) -> int | None:
         """The later of the two routes' own earliest starts, if both can hold it."""
@@ -306,7 +326,14 @@ def nodes_around(
 def seed_routes(
     builder: Builder, initial: Sequence[Sequence[int]], starts: Mapping[int, int]
 ) -> None:
-    for k, seq in enumerate(initial):
+    """Start ``builder`` from ``initial`` routes (whose nodes start at ``starts``, where
+    known): each two-staff visit's staff on the copies that its locks and the care costs
+    say (``label_pairs``), what a caregiver may not serve taken off, every route repaired
+    until it holds every rule, and a pair kept only where both its routes hold a common
+    start."""
+    routes = [list(seq) for seq in initial]
+    label_pairs(builder.day, routes)
+    for k, seq in enumerate(routes):
         builder.routes[k] = _repair(builder, k, [n for n in seq if _may_serve(builder, k, n)])
     _drop_lonely_pairs(builder)
     _pin_pairs(builder, starts)

@@ -424,9 +424,14 @@ def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, i
         slots = [x for k in allowed for x in _slots(builder, k, a, builder.price[a], 2)]
         slots.sort(key=lambda x: x.loss)
         slots = slots[: PAIR_CANDIDATES * 2]
-        for x, first in enumerate(slots):
-            for second in slots[x + 1 :]:
-                gain = value - first.loss - second.loss
+        for x, one in enumerate(slots):
+            for other in slots[x + 1 :]:
+                # The second copy (``b``) carries no continuity miss: it goes to the one
+                # who would miss.
+                one_b = _on_second(builder, one.k, a, b)
+                other_b = _on_second(builder, other.k, a, b)
+                first, second = (one, other) if other_b <= one_b else (other, one)
+                gain = value - first.loss - second.loss - min(one_b, other_b)
                 if first.k == second.k or gain <= 0 or (best is not None and gain <= best[0]):
                     continue
                 start = max(first.start, second.start)
@@ -440,6 +445,12 @@ def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, i
     if best is None:
         return None
     return best[1], best[2], best[3], best[4], best[5]
+
+
+def _on_second(builder: Builder, k: int, a: int, b: int) -> int:
+    """What route ``k``'s care cost changes by when it serves the second copy's node ``b``
+    instead of the first's ``a`` (the first alone carries a continuity miss)."""
+    return 0 if builder.care is None else builder.care[k][b] - builder.care[k][a]
 
 
 def _pick(

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ._extract import RouteNodes, starts_of, stop_node
+from ._extract import RouteNodes, label_pairs, starts_of, stop_node
 from ._routing import DayModel
 from .problem import DayPlan, DayProblem, Lock
 
@@ -94,4 +94,5 @@ def splice(
                 raise ValueError(f"{stop.visit_id} at {stop.start_s} fits no node of the day")
             taken[node] = stop.start_s
             seq.append(node)
+    label_pairs(day, out)
     return out, taken

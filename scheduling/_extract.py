@@ -42,6 +42,37 @@ def stop_node(nodes: Nodes, i: int, start_s: int, taken: Container[int]) -> int 
     return next((n for n in copy if nodes.window[n][0] <= start_s <= nodes.window[n][1]), None)
 
 
+def label_pairs(day: DayModel, routes: Sequence[list[int]]) -> None:
+    """Swap, in place, the two members of staff of each routed two-staff visit between its
+    copies where that makes its locks hold (copy ``c`` on ``locked[c]``), or, unlocked,
+    where it lowers the care cost: the first copy alone carries a continuity miss
+    (``_routing._care_costs``), so a preferred caregiver belongs on it. Which member of
+    staff is on which copy changes no time: the two copies of a window are the same visit,
+    started together."""
+    where = {n: (k, p) for k, r in enumerate(routes) for p, n in enumerate(r)}
+    care = day.care
+    for i, copies in day.nodes.of_visit.items():
+        if len(copies) != 2:
+            continue
+        locked = day.scopes[i].locked
+        for a, b in zip(*copies, strict=True):
+            if a not in where or b not in where:
+                continue
+            (ka, pa), (kb, pb) = where[a], where[b]
+            if locked:
+                swap = not locks_hold(locked, ka, kb) and locks_hold(locked, kb, ka)
+            else:
+                swap = care is not None and care[kb][a] + care[ka][b] < care[ka][a] + care[kb][b]
+            if swap:
+                routes[ka][pa], routes[kb][pb] = b, a
+
+
+def locks_hold(locked: Sequence[int], first: int, second: int) -> bool:
+    """Whether a two-staff visit's locks allow caregiver ``first`` on its first copy and
+    ``second`` on its second."""
+    return all(k == (first, second)[c] for c, k in enumerate(locked))
+
+
 def read_routes(day: DayModel, assignment: Any) -> list[RouteNodes]:
     """The routes of ``assignment`` with start times and break times."""
     routing, time = day.routing, day.time

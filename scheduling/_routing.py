@@ -315,7 +315,15 @@ def _care_floor(rows: list[list[int]] | None) -> list[int] | None:
 
 
 def _care_costs(day: DayModel) -> list[list[int]] | None:
-    """Per-caregiver cost of serving each node: continuity misses and moves."""
+    """Per-caregiver cost of serving each node: continuity misses and moves.
+
+    A two-staff visit misses continuity when neither of its caregivers is preferred. Its
+    first copy alone carries the miss, and whoever routes the pair puts a preferred
+    caregiver on that copy (``_extract.label_pairs``, ``Builder.place_pair``): the cost is
+    then the format's. Half a miss on each copy, as before, priced a pair of a preferred
+    caregiver and another at half a miss (traced: a 120-visit plan's objective 900 above
+    the checker's cost, one such pair), so the search valued keeping the preferred
+    caregiver on a pair at half its worth."""
     problem, opts = day.problem, day.options
     miss = COST_SCALE * problem.weights.continuity_miss if opts.continuity else 0
     ids = [c.id for c in problem.caregivers]
@@ -326,14 +334,12 @@ def _care_costs(day: DayModel) -> list[list[int]] | None:
         prefs = set(v.preferred_caregivers)
         before = opts.previous.get(i)
         for k in day.scopes[i].allowed:
-            cost = 0
-            if prefs and ids[k] not in prefs:
-                cost += miss // len(copies)
-            if before is not None and opts.moved_cost and k not in before:
-                cost += opts.moved_cost
-            if cost:
-                any_cost = True
-                for alternatives in copies:
+            moved = opts.moved_cost if before is not None and k not in before else 0
+            missed = miss if prefs and ids[k] not in prefs else 0
+            for copy, alternatives in enumerate(copies):
+                cost = moved + (missed if copy == 0 else 0)
+                if cost:
+                    any_cost = True
                     for n in alternatives:
                         rows[k][n] = cost
     return rows if any_cost else None

@@ -221,11 +221,12 @@ def _profiles(
     after = {mode: _after_break(m) for mode, m in base.items()} if breaks else {}
     seen: dict[bytes, int] = {}
     which = []
+    shared = _shared_care(day) if with_care else None
     for k, c in enumerate(problem.caregivers):
         ok = allowed[k].copy()
         care = np.zeros(len(ok), dtype=np.int64)
-        if with_care and day.care is not None:
-            care[:n_nodes] = day.care[k]
+        if shared is not None:
+            care[:n_nodes] = shared[k]
         key = c.mode.encode() + ok.tobytes() + care.tobytes()
         if key not in seen:
             dur = _with_breaks(base[c.mode], after.get(c.mode), breaks)
@@ -241,6 +242,20 @@ def _profiles(
             durs.append(dur)
         which.append(seen[key])
     return dists, durs, which
+
+
+def _shared_care(day: DayModel) -> npt.NDArray[np.int64] | None:
+    """The care costs with a two-staff visit's continuity miss shared by its copies: its
+    two clients here go to disjoint halves of its caregivers (``_allowed``), so the first
+    copy's half alone would see a preferred caregiver in the other half as no gain."""
+    if day.care is None:
+        return None
+    care = np.asarray(day.care, dtype=np.int64)
+    for copies in day.nodes.of_visit.values():
+        if len(copies) == 2:
+            for a, b in zip(*copies, strict=True):
+                care[:, a] = care[:, b] = (care[:, a] + care[:, b]) // 2
+    return care
 
 
 def _depot_count(day: DayModel) -> int:

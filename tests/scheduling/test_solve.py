@@ -18,7 +18,7 @@ import pytest
 
 from scheduling._portfolio import _READ_LIMIT_S
 from scheduling._reasons import analyse
-from scheduling._routing import DayModel, ModelOptions, build
+from scheduling._routing import COST_SCALE, DayModel, ModelOptions, build
 from scheduling._search import search_parameters
 from scheduling.check import check
 from scheduling.generate import generate_day
@@ -328,6 +328,36 @@ def test_preferred_caregivers_are_sent_when_a_miss_costs_more_than_the_detour() 
     plan = checked(problem)
     assert served_by(plan) == {"v1": ["b"], "v2": ["a"]}
     assert plan.kpis.continuity_rate == 1.0
+
+
+def test_a_pair_with_its_preferred_caregiver_misses_no_continuity() -> None:
+    # The pair is at place 2, where q and r live; p, whom it prefers, lives 10 min away.
+    # (p, q): 20 min of travel and no miss; (q, r): no travel and one miss (30 min). Half
+    # a miss for each member of staff not preferred, as the model once priced a pair,
+    # made (p, q) cost 35.
+    problem = day(
+        [cg("p", 4), cg("q", 2), cg("r", 2)],
+        [visit("pair", 2, staff=2, preferred_caregivers=("p",))],
+    )
+    plan = checked(problem)
+    assert "p" in served_by(plan)["pair"]
+    assert plan.kpis.continuity_rate == 1.0
+    assert plan.solver.objective == round(check(problem, plan).cost * COST_SCALE)
+
+
+def test_the_objective_is_the_formats_cost_on_a_day_with_pairs_and_preferences() -> None:
+    problem = generate_day(60, 2)
+    plan = checked(problem)
+    served = served_by(plan)
+    mixed = [
+        v.id
+        for v in problem.visits
+        if v.staff == 2
+        and v.id in served
+        and sum(c in v.preferred_caregivers for c in served[v.id]) == 1
+    ]
+    assert mixed, "no pair of a preferred caregiver and another: the test would prove nothing"
+    assert plan.solver.objective == round(check(problem, plan).cost * COST_SCALE)
 
 
 def test_route_minimisation_with_capacity_on_a_tiny_vrptw() -> None:

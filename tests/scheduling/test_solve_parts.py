@@ -447,3 +447,18 @@ def test_a_solve_leaves_out_one_such_visit_and_serves_the_others() -> None:
         ["v2", "v3"],
     )
     assert len(plan.unassigned) == 1
+
+
+def test_insertion_puts_a_locked_pair_on_the_copies_its_locks_name() -> None:
+    # c is locked first, a second; a is nearer, so the cheaper insertion is a's. On the
+    # wrong copies OR-Tools refuses the routes (each copy's vehicle is its lock's).
+    problem = day(
+        [cg("a", 0), cg("b", 3), cg("c", 6)],
+        [visit("pair", 2, staff=2)],
+        locks=[Lock("pair", "c", hm(10)), Lock("pair", "a", hm(10))],
+    )
+    model, _ = closed_model(problem)
+    routes = construct(model, None)
+    ((first,), (second,)) = model.nodes.of_visit[0]
+    assert routes == [[second], [], [first]]
+    read(model, routes)
