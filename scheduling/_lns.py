@@ -235,10 +235,8 @@ def improve(
 ) -> list[list[int]]:
     """The cheapest routes ruin and recreate finds from ``routes`` (a plan's, with their
     start times) until ``deadline`` or after ``attempts`` attempts. ``on_best`` hears of
-    each cheaper plan found: its cost (in the routing model's units, equal to the
-    objective OR-Tools gives the routes, or to that plus a constant where every caregiver
-    would miss continuity on some visit: ``_routing._care_floor``) and the visits it
-    serves."""
+    each cheaper plan found: its cost (in the routing model's units: ``DayModel.cost`` of
+    the routes) and the visits it serves."""
     builder = Builder(day, RouteTimer(day))
     # Each two-staff visit stays at its start in ``routes`` where its two routes hold it;
     # a route that fails the timing is repaired.

@@ -189,7 +189,7 @@ def solve_portfolio(
         search = search_parameters(params, max(watch.remaining(), _MIN_SEARCH_S), fallback)
         found = routing.SolveWithParameters(search)
         return day, found, "careroute-portfolio (ortools parallel-cheapest-insertion + gls)"
-    watch.report(int(first.ObjectiveValue()), assigned_count(day, first))
+    watch.report(day.cost(first), assigned_count(day, first))
     name = _portfolio_name(how, 0)
     if watch.stop_now() or watch.remaining() < _MIN_SEARCH_S:
         return day, first, name
@@ -334,7 +334,7 @@ def _improve(
     if read is None or read.ObjectiveValue() >= best.ObjectiveValue():
         return _for_cost_only(day, best, params, watch)
     monitor(fresh, watch)
-    watch.report(int(read.ObjectiveValue()), assigned_count(fresh, read))
+    watch.report(fresh.cost(read), assigned_count(fresh, read))
     return fresh, read, insertion
 
 
@@ -404,7 +404,7 @@ def _refill(
     bound = assignment.ObjectiveValue() * (1 + SERVE_MORE_SLACK)
     if not cheaper and (now_served <= served or read.ObjectiveValue() >= bound):
         return None
-    watch.report(int(read.ObjectiveValue()), now_served)
+    watch.report(fresh.cost(read), now_served)
     return fresh, read
 
 
@@ -470,7 +470,7 @@ def _resolve_district(
     fresh, read = _read_into_fresh_model(day, spliced, params, watch)
     if read is None or read.ObjectiveValue() >= assignment.ObjectiveValue():
         return None
-    watch.report(int(read.ObjectiveValue()), assigned_count(fresh, read))
+    watch.report(fresh.cost(read), assigned_count(fresh, read))
     return fresh, read
 
 

@@ -148,6 +148,14 @@ class DayModel:
     breaks: dict[int, list[Any]]
     travel_by_mode: dict[str, IntMatrix]
     care: list[list[int]] | None = None
+    floor_total: int = 0
+    """What the objective leaves out of every plan's cost: the care floor of each copy of
+    each visit (``_care_floor``)."""
+
+    def cost(self, assignment: Any) -> int:
+        """The cost of ``assignment`` by the format's weights, in the model's units (a
+        sixtieth of the format's): its objective and the constant the model leaves out."""
+        return int(assignment.ObjectiveValue()) + self.floor_total
 
     def index(self, node: int) -> int:
         """Routing index of a visit node."""
@@ -432,6 +440,8 @@ def build(
     _two_staff(day)
     day.care = _care_costs(day)
     floor = _care_floor(day.care)
+    if floor is not None:
+        day.floor_total = sum(floor[c[0]] for copies in nodes.of_visit.values() for c in copies)
     _penalties(day, floor)
     _dimensions(day, time_eval, floor)
     _breaks(day)

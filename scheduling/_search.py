@@ -53,8 +53,9 @@ class Progress:
     elapsed_s
         Seconds since the solve began.
     objective
-        The solver's objective (sixtieths of the format's cost units); None before the
-        first plan.
+        The best plan's cost by the format's weights, in sixtieths of the format's units
+        (``DayModel.cost``: what the checker prices the plan at, times 60, whenever each
+        visit's price exceeds a continuity miss); None before the first plan.
     assigned
         Visits served by the best plan so far (0 before the first plan).
     visits
@@ -196,7 +197,7 @@ def monitor(day: DayModel, watch: Watch) -> None:
     def at_solution() -> None:
         watch.solution_found()
         assigned = sum(1 for alts in indices if any(routing.NextVar(i).Value() != i for i in alts))
-        watch.report(int(routing.CostVar().Value()), assigned)
+        watch.report(int(routing.CostVar().Value()) + day.floor_total, assigned)
 
     routing.AddAtSolutionCallback(at_solution)
     routing.AddSearchMonitor(routing.solver().CustomLimit(watch.search_limit))

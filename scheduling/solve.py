@@ -255,6 +255,6 @@ def solve(
         objective = 0
     else:
         routes = read_routes(day, assignment)
-        objective = int(assignment.ObjectiveValue())
+        objective = day.cost(assignment)
     info = SolverInfo(name, params.time_limit_s, time.monotonic() - watch.t0, objective)
     return to_plan(day, routes, info)

@@ -202,7 +202,8 @@ function showProgress(p) {
     t("job_elapsed", { elapsed: formatNumber(elapsed, config.locale, 1), limit })];
   if (shown.visits) parts.push(t("job_assigned", { assigned: shown.assigned, visits: shown.visits }));
   if (shown.objective !== null && shown.objective !== undefined) {
-    parts.push(t("job_cost", { cost: formatNumber(shown.objective, config.locale) }));
+    // The solver's objective is the plan's cost in sixtieths of the format's units.
+    parts.push(t("job_cost", { cost: formatNumber(shown.objective / 60, config.locale) }));
   }
   $("job-text").textContent = parts.join(" · ");
 }

@@ -188,8 +188,8 @@ def test_solve_writes_checks_and_reports(
     assert ": valid (solver 0.0 s)" in out
     lines = err.splitlines()
     assert lines[0] == "[    0.0 s] seeding"
-    assert lines[1].endswith("objective        9,000  assigned 6/8")
-    assert lines[-1].endswith("objective          100  assigned 8/8")
+    assert lines[1].endswith("cost       150.00  assigned 6/8")
+    assert lines[-1].endswith("cost         1.67  assigned 8/8")
 
 
 def test_solve_exits_1_when_the_plan_breaks_a_rule(
@@ -205,7 +205,7 @@ def test_solve_exits_1_when_the_plan_breaks_a_rule(
     assert code == 1
     assert "INVALID" in out
     assert "missing     v-07 is neither served nor listed as unassigned" in err
-    assert "objective" not in err  # --quiet
+    assert "cost" not in err  # --quiet
     assert "seeding" not in err
 
 

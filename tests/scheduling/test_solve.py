@@ -360,6 +360,17 @@ def test_the_objective_is_the_formats_cost_on_a_day_with_pairs_and_preferences()
     assert plan.solver.objective == round(check(problem, plan).cost * COST_SCALE)
 
 
+def test_the_objective_counts_a_miss_no_caregiver_could_avoid() -> None:
+    # v prefers z, who does not work today: whoever serves it misses. The model leaves
+    # such a certain miss out of its own objective (``_routing._care_floor``); the plan's
+    # objective puts it back.
+    problem = day([cg("a", 0), cg("b", 3)], [visit("v", 1, preferred_caregivers=("z",))])
+    plan = checked(problem)
+    assert served_by(plan) == {"v": ["a"]}
+    assert plan.kpis.continuity_rate == 0.0
+    assert plan.solver.objective == round(check(problem, plan).cost * COST_SCALE)
+
+
 def test_route_minimisation_with_capacity_on_a_tiny_vrptw() -> None:
     """Four customers of demand 1 and vehicles of capacity 2: two routes suffice."""
     vehicles = [cg(f"veh{k}", 0, capacity=2, mode="car") for k in range(4)]
