@@ -289,8 +289,8 @@ def _search(
     """Guided local search from ``start`` for ``seconds``; ``start`` if it finds nothing
     better or there is no time.
 
-    A search can end after its limit (see ``_CARE_WRAP_UP_S_PER_VISIT``), so each one is
-    given ``seconds`` less the longest overrun measured so far in this solve.
+    A search can end after its limit (see ``_search._CARE_WRAP_UP_S_PER_VISIT``), so each
+    one is given ``seconds`` less the longest overrun measured so far in this solve.
     """
     seconds -= watch.overrun
     if seconds < _MIN_SEARCH_S:

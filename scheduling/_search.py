@@ -41,7 +41,8 @@ _INSERTION_OPERATORS = (
     "use_local_cheapest_insertion_path_lns",
     "use_relocate_path_global_cheapest_insertion_insert_unperformed",
 )
-"""OR-Tools' operators that re-insert visits with its heuristics (see ``_for_cost_only``)."""
+"""OR-Tools' operators that re-insert visits with its heuristics (see
+``_portfolio._for_cost_only``)."""
 
 
 @dataclass(frozen=True)
