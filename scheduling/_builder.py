@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from ._extract import label_pairs, locks_hold
+from ._extract import first_copy, label_pairs
 from ._routing import COST_SCALE, DayModel
 from ._timing import RouteTimer, Slack, Vehicle
 
@@ -180,6 +180,7 @@ class Builder:
         on the copy its lock names, else on the cheaper copy (``_pair``)."""
         best: tuple[int, Insertion, Insertion, int] | None = None
         must = set(locked)
+        i_visit = self.day.nodes.visit[copies[0][0]]
         for a, b in zip(*copies, strict=True):
             options = [
                 ins
@@ -193,7 +194,7 @@ class Builder:
                 for second in keep[i + 1 :]:
                     if not must <= {first.k, second.k}:
                         continue
-                    pair = self._pair(b, first, second, locked)
+                    pair = self._pair(i_visit, b, first, second)
                     if pair is None or (best is not None and pair[0] >= best[0]):
                         continue
                     start = self._common_start(a, first, second)
@@ -208,23 +209,22 @@ class Builder:
         return True
 
     def _pair(
-        self, b: int, x: Insertion, y: Insertion, locked: Sequence[int]
+        self, i: int, b: int, x: Insertion, y: Insertion
     ) -> tuple[int, Insertion, Insertion] | None:
-        """The cost of insertions ``x`` and ``y`` (both of the first copy's node) as a pair,
-        with the insertion of the first copy and that of the second (node ``b``): the way
-        round its locks allow, else the cheaper (the first copy alone carries a
-        continuity miss, ``_routing._care_costs``)."""
-        found: tuple[int, Insertion, Insertion] | None = None
-        for first, second in ((x, y), (y, x)):
-            if not locks_hold(locked, first.k, second.k):
-                continue
-            cost = second.cost
-            if self.care is not None:
-                cost += self.care[second.k][b] - self.care[second.k][second.node]
-            if found is None or first.cost + cost < found[0]:
-                on_b = Insertion(cost, second.k, second.pos, b, second.start)
-                found = (first.cost + cost, first, on_b)
-        return found
+        """Insertions ``x`` and ``y`` (both of visit ``i``'s first copy's node) as a pair:
+        its cost, the insertion of the first copy and that of the second (node ``b``), the
+        way round ``first_copy`` says; ``None`` when its locks allow neither."""
+        first_k = first_copy(self.day, i, x.node, b, x.k, y.k)
+        if first_k is None:
+            return None
+        first, second = (x, y) if first_k == x.k else (y, x)
+        cost = second.cost + self.second_copy_change(second.k, second.node, b)
+        return first.cost + cost, first, Insertion(cost, second.k, second.pos, b, second.start)
+
+    def second_copy_change(self, k: int, a: int, b: int) -> int:
+        """What route ``k``'s care cost changes by when it serves a two-staff visit's
+        second copy (node ``b``) instead of its first (``a``, the same window's)."""
+        return 0 if self.care is None else self.care[k][b] - self.care[k][a]
 
     def _common_start(self, n: int, first: Insertion, second: Insertion) -> int | None:
         """The later of the two routes' own earliest starts, if both can hold it."""

@@ -58,6 +58,7 @@ from ._builder import (
     unassigned_loss,
     visit_order,
 )
+from ._extract import first_copy
 from ._polish import polish
 from ._pool import insert_by_pool
 from ._routing import COST_SCALE, DayModel
@@ -426,12 +427,11 @@ def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, i
         slots = slots[: PAIR_CANDIDATES * 2]
         for x, one in enumerate(slots):
             for other in slots[x + 1 :]:
-                # The second copy (``b``) carries no continuity miss: it goes to the one
-                # who would miss.
-                one_b = _on_second(builder, one.k, a, b)
-                other_b = _on_second(builder, other.k, a, b)
-                first, second = (one, other) if other_b <= one_b else (other, one)
-                gain = value - first.loss - second.loss - min(one_b, other_b)
+                # No lock: ``left_out`` leaves locked visits alone.
+                on_a = first_copy(builder.day, i, a, b, one.k, other.k)
+                first, second = (one, other) if on_a == one.k else (other, one)
+                change = builder.second_copy_change(second.k, a, b)
+                gain = value - first.loss - second.loss - change
                 if first.k == second.k or gain <= 0 or (best is not None and gain <= best[0]):
                     continue
                 start = max(first.start, second.start)
@@ -445,12 +445,6 @@ def _best_pair_swap(builder: Builder, i: int) -> tuple[_Slot, _Slot, int, int, i
     if best is None:
         return None
     return best[1], best[2], best[3], best[4], best[5]
-
-
-def _on_second(builder: Builder, k: int, a: int, b: int) -> int:
-    """What route ``k``'s care cost changes by when it serves the second copy's node ``b``
-    instead of the first's ``a`` (the first alone carries a continuity miss)."""
-    return 0 if builder.care is None else builder.care[k][b] - builder.care[k][a]
 
 
 def _pick(

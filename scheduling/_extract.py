@@ -44,30 +44,37 @@ def stop_node(nodes: Nodes, i: int, start_s: int, taken: Container[int]) -> int 
 
 def label_pairs(day: DayModel, routes: Sequence[list[int]]) -> None:
     """Swap, in place, the two members of staff of each routed two-staff visit between its
-    copies where that makes its locks hold (copy ``c`` on ``locked[c]``), or, unlocked,
-    where it lowers the care cost: the first copy alone carries a continuity miss
-    (``_routing._care_costs``), so a preferred caregiver belongs on it. Which member of
-    staff is on which copy changes no time: the two copies of a window are the same visit,
-    started together."""
+    copies where ``first_copy`` puts them the other way round. Which member of staff is on
+    which copy changes no time: the two copies of a window are the same visit, started
+    together."""
     where = {n: (k, p) for k, r in enumerate(routes) for p, n in enumerate(r)}
-    care = day.care
     for i, copies in day.nodes.of_visit.items():
         if len(copies) != 2:
             continue
-        locked = day.scopes[i].locked
         for a, b in zip(*copies, strict=True):
             if a not in where or b not in where:
                 continue
             (ka, pa), (kb, pb) = where[a], where[b]
-            if locked:
-                swap = not locks_hold(locked, ka, kb) and locks_hold(locked, kb, ka)
-            else:
-                swap = care is not None and care[kb][a] + care[ka][b] < care[ka][a] + care[kb][b]
-            if swap:
+            if first_copy(day, i, a, b, ka, kb) not in (ka, None):
                 routes[ka][pa], routes[kb][pb] = b, a
 
 
-def locks_hold(locked: Sequence[int], first: int, second: int) -> bool:
+def first_copy(day: DayModel, i: int, a: int, b: int, x: int, y: int) -> int | None:
+    """Which of caregivers ``x`` and ``y`` serving two-staff visit ``i`` takes its first
+    copy (node ``a``; the other takes ``b``, the second copy's node of the same window):
+    the one its locks name (``None`` when they allow neither), else the one for whom it
+    costs less, ``x`` on a tie: the first copy alone carries a continuity miss
+    (``_routing._care_costs``), so a preferred caregiver belongs on it."""
+    locked = day.scopes[i].locked
+    if locked:
+        return next((k for k, other in ((x, y), (y, x)) if _locks_hold(locked, k, other)), None)
+    care = day.care
+    if care is not None and care[y][a] + care[x][b] < care[x][a] + care[y][b]:
+        return y
+    return x
+
+
+def _locks_hold(locked: Sequence[int], first: int, second: int) -> bool:
     """Whether a two-staff visit's locks allow caregiver ``first`` on its first copy and
     ``second`` on its second."""
     return all(k == (first, second)[c] for c, k in enumerate(locked))
