@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from ._routing import DayModel
+from ._routing import COST_SCALE, DayModel
 from .problem import DayProblem
 
 if TYPE_CHECKING:
@@ -71,6 +71,11 @@ class Progress:
     assigned: int
     visits: int
     phase: str | None = None
+
+    @property
+    def cost(self) -> float | None:
+        """``objective`` in the format's units; None before the first plan."""
+        return None if self.objective is None else self.objective / COST_SCALE
 
 
 def is_vrptw(problem: DayProblem) -> bool:

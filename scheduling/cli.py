@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "main"]
 
-_OBJECTIVE_PER_COST = 60
-"""``Progress.objective`` is the plan's cost in sixtieths of the format's units."""
 PROGRESS_EVERY_S = 0.5
 """Least time between two progress lines (the first and last are always shown)."""
 
@@ -207,10 +205,9 @@ class _Progress:
 
     def flush(self) -> None:
         p, self.pending = self.pending, None
-        if p is not None and p.objective is not None and not self.quiet:
+        if p is not None and p.cost is not None and not self.quiet:
             print(
-                f"[{p.elapsed_s:7.1f} s] cost {p.objective / _OBJECTIVE_PER_COST:>12,.2f}  "
-                f"assigned {p.assigned}/{p.visits}",
+                f"[{p.elapsed_s:7.1f} s] cost {p.cost:>12,.2f}  assigned {p.assigned}/{p.visits}",
                 file=sys.stderr,
                 flush=True,
             )

@@ -146,6 +146,10 @@ class FakeProgress:
     visits: int
     phase: str | None = None
 
+    @property
+    def cost(self) -> float | None:
+        return None if self.objective is None else self.objective / 60
+
 
 def fake_solver(
     monkeypatch: pytest.MonkeyPatch, answer: DayPlan, calls: list[dict[str, Any]]
