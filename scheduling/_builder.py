@@ -172,15 +172,14 @@ class Builder:
         self,
         copies: tuple[tuple[int, ...], ...],
         allowed: Sequence[int],
-        locked: Sequence[int],
         slack: Callable[[int], Slack] | None = None,
     ) -> bool:
         """Put a two-staff visit on two routes with a common start, in the cheapest window
         (``slack`` gives a route's slack, if the caller keeps them), each member of staff
         on the copy its lock names, else on the cheaper copy (``_pair``)."""
         best: tuple[int, Insertion, Insertion, int] | None = None
-        must = set(locked)
         i_visit = self.day.nodes.visit[copies[0][0]]
+        must = set(self.day.scopes[i_visit].locked)
         for a, b in zip(*copies, strict=True):
             options = [
                 ins

@@ -126,7 +126,7 @@ def _complete(
         copies = day.nodes.of_visit[i]
         if len(copies) == 2:
             scope = day.scopes[i]
-            builder.place_pair(copies, scope.allowed, scope.locked)
+            builder.place_pair(copies, scope.allowed)
         else:
             singles.append(i)
     _regret_insert(builder, singles, should_stop, deadline)
@@ -673,7 +673,7 @@ def _place_on(builder: Builder, i: int, ks: Sequence[int]) -> bool:
     day = builder.day
     copies = day.nodes.of_visit[i]
     if len(copies) == 2:
-        return builder.place_pair(copies, ks, day.scopes[i].locked)
+        return builder.place_pair(copies, ks)
     found = [x for k in ks if (x := builder.best_in_route(k, copies[0])) is not None]
     if not found:
         return False

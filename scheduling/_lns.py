@@ -200,7 +200,7 @@ class _Search:
         b = self.b
         copies = b.day.nodes.of_visit[i]
         scope = b.day.scopes[i]
-        if not b.place_pair(copies, scope.allowed, scope.locked, self.slack):
+        if not b.place_pair(copies, scope.allowed, self.slack):
             self.out.add(i)
             return set()
         self.out.discard(i)
